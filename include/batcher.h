@@ -1,0 +1,72 @@
+/* batcher: the queue between request handlers and the model. Handlers submit
+ * preprocessed tensors; one worker thread per model instance takes what is
+ * waiting (up to max_batch), runs it as one batch and hands each job its
+ * logits through the job's callback. It owns the queue bound (full -> the
+ * caller answers 503), the queue deadline, and the batching policy; it does
+ * not know about HTTP. */
+#ifndef INFERD_BATCHER_H
+#define INFERD_BATCHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+typedef enum {
+    BATCH_JOB_OK = 0,
+    BATCH_JOB_MODEL_ERROR, /* the forward pass failed (500) */
+    BATCH_JOB_TIMEOUT,     /* waited longer than request_timeout_ms (503) */
+    BATCH_JOB_CANCELLED    /* the batcher stopped before running it (503) */
+} batch_job_status;
+
+typedef struct batch_job batch_job;
+typedef void (*batch_job_done_fn)(batch_job *job);
+
+/* Owned by the submitter; must stay alive until done() has been called. */
+struct batch_job {
+    const float *input;  /* one tensor of tensor_len floats */
+    float *logits;       /* room for num_classes floats */
+    batch_job_done_fn done;
+    void *user;
+    /* filled by the batcher */
+    batch_job_status status;
+    char error[160];
+    uint64_t enqueued_ns, started_ns, finished_ns;
+    int batch_size;
+    batch_job *next;
+};
+
+typedef struct {
+    int max_batch;
+    int batch_delay_us;     /* wait this long for a fuller batch, only while more images are being prepared */
+    int queue_capacity;
+    int request_timeout_ms; /* 0: no deadline */
+    int warmup_rounds;      /* forwards per batch size 1..max_batch before a worker takes jobs */
+} batcher_options;
+
+typedef enum { BATCHER_SUBMITTED = 0, BATCHER_FULL, BATCHER_STOPPED } batcher_submit_status;
+
+typedef struct batcher batcher;
+
+/* One worker per model; the batcher does not take ownership of the models. */
+int batcher_create(model **models, int model_count, const batcher_options *opts, size_t tensor_len,
+                   int num_classes, batcher **out, char *err, size_t errlen);
+
+/* Announce that an image is being decoded and will (probably) be submitted;
+ * a worker holds a partial batch for it only while such announcements are
+ * outstanding. Every batcher_expect(b, 1) is later undone with -1. */
+void batcher_expect(batcher *b, int delta);
+
+batcher_submit_status batcher_submit(batcher *b, batch_job *job);
+
+int batcher_queue_depth(batcher *b);
+
+/* Waits until every worker has finished its warm-up, at most timeout_ms.
+ * Returns 1 when warm, 0 on timeout, -1 when a warm-up forward failed. */
+int batcher_wait_warm(batcher *b, int timeout_ms);
+
+/* Stops taking jobs, runs every queued job, joins the workers. */
+void batcher_stop(batcher *b);
+void batcher_free(batcher *b);
+
+#endif

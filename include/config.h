@@ -1,0 +1,73 @@
+/* config: every setting of inferd, its default, and where it can come from.
+ * One table describes each key once; from it come config.json parsing,
+ * INFERD_* environment variables, --command-line flags and --help. The
+ * precedence is flag > environment > file > default. Nothing here starts or
+ * loads anything. */
+#ifndef INFERD_CONFIG_H
+#define INFERD_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    /* network */
+    char *addr;
+    int port;
+    int http_threads;
+    int max_connections;
+    int connection_timeout_s;
+    /* model */
+    char *model_path;
+    char *class_index_path;
+    int threads;          /* libtorch intra-op threads per model instance */
+    int model_instances;  /* independent model copies, each with its own worker */
+    char *precision;      /* "fp32" or "bf16" */
+    int optimize;         /* freeze + optimize_for_inference at load */
+    int warmup;           /* warm-up forwards before ready */
+    /* batching */
+    int max_batch;
+    int batch_delay_us;
+    int queue_capacity;
+    int request_timeout_ms;
+    /* preprocessing */
+    int resize;
+    int crop;
+    double mean[3];
+    double std[3];
+    /* limits */
+    int64_t max_body_bytes;
+    int64_t max_pixels;
+    int max_images;
+    int drain_timeout_s;
+    /* logging */
+    char *log_format;     /* "plain" or "json" */
+    int access_log;
+    char *static_dir;     /* serve the browser page from here instead of the built-in copy */
+} inferd_config;
+
+typedef enum {
+    CONFIG_RUN = 0,        /* configuration is complete: start */
+    CONFIG_EXIT_OK,        /* --help / --version / --check-config done */
+    CONFIG_EXIT_ERROR      /* a bad setting; err says which */
+} config_action;
+
+void config_defaults(inferd_config *cfg);
+void config_free(inferd_config *cfg);
+
+/* Fills cfg from the defaults, the config file (--config PATH, else
+ * ./config.json if present), INFERD_* variables and argv. */
+config_action config_load(inferd_config *cfg, int argc, char **argv, FILE *out, char *err, size_t errlen);
+
+/* Applies one JSON document (the config file's content). */
+int config_apply_json(inferd_config *cfg, const char *json, size_t len, const char *origin, char *err,
+                      size_t errlen);
+
+/* Final cross-key validation (ranges, enums). */
+int config_validate(const inferd_config *cfg, char *err, size_t errlen);
+
+void config_print_help(FILE *out, const char *program);
+
+/* Resolved online CPU count, for "0 = auto" settings. */
+int config_online_cpus(void);
+
+#endif

@@ -1,0 +1,54 @@
+/* image: turns client bytes into an 8-bit RGB raster, exactly as PIL's
+ * Image.open(...).convert('RGB') would. Owns format detection, the size
+ * guard that runs before any pixel is decoded, and the decoders (stb_image;
+ * libjpeg-turbo for JPEG unless built with INFERD_JPEG=stb). It does not
+ * resize or normalise: that is preprocess's job. */
+#ifndef INFERD_IMAGE_H
+#define INFERD_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    IMAGE_OK = 0,
+    IMAGE_ERR_EMPTY,       /* no bytes at all */
+    IMAGE_ERR_UNSUPPORTED, /* not a format inferd accepts (HTTP 415) */
+    IMAGE_ERR_CORRUPT,     /* an accepted format that fails to decode (400) */
+    IMAGE_ERR_TOO_LARGE,   /* more pixels than the configured limit (413) */
+    IMAGE_ERR_NOMEM        /* allocation failed (500) */
+} image_status;
+
+typedef enum {
+    IMAGE_FORMAT_UNKNOWN = 0,
+    IMAGE_FORMAT_JPEG,
+    IMAGE_FORMAT_PNG,
+    IMAGE_FORMAT_GIF,
+    IMAGE_FORMAT_BMP
+} image_format;
+
+/* Interleaved RGB, 3 bytes a pixel, rows packed without padding. */
+typedef struct {
+    int width;
+    int height;
+    uint8_t *pixels;
+} image_rgb;
+
+typedef struct {
+    uint64_t max_pixels; /* width*height above this is refused before decoding; 0 = no limit */
+} image_limits;
+
+/* Sniffs the format from the leading magic bytes. */
+image_format image_detect_format(const uint8_t *data, size_t len);
+const char *image_format_name(image_format format);
+
+/* Reads width and height from the header only. */
+image_status image_probe(const uint8_t *data, size_t len, int *width, int *height,
+                         image_format *format, char *err, size_t errlen);
+
+/* Decodes to RGB. On success the caller owns out->pixels (image_rgb_free). */
+image_status image_decode_rgb(const uint8_t *data, size_t len, const image_limits *limits,
+                              image_rgb *out, char *err, size_t errlen);
+
+void image_rgb_free(image_rgb *img);
+
+#endif

@@ -1,0 +1,54 @@
+/* model: the C ABI over libtorch. Loads a TorchScript classifier once and runs
+ * float32 NCHW batches through it. All C++ (and every exception) stays inside
+ * src/model.cpp; callers see status codes and messages. It knows nothing of
+ * images, labels or HTTP. */
+#ifndef INFERD_MODEL_H
+#define INFERD_MODEL_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct model model;
+
+typedef enum {
+    MODEL_PRECISION_FP32 = 0,
+    MODEL_PRECISION_BF16 = 1
+} model_precision;
+
+typedef struct {
+    int intra_op_threads;     /* libtorch intra-op threads (process-wide); <= 0 leaves libtorch's default */
+    int optimize;             /* freeze + optimize_for_inference after loading */
+    model_precision precision;
+    int input_channels;       /* expected input shape, for validation and warm-up */
+    int input_height;
+    int input_width;
+} model_options;
+
+void model_options_default(model_options *opts);
+
+/* Loads path. On failure returns -1, *out is NULL and err says why. */
+int model_load(const char *path, const model_options *opts, model **out, char *err, size_t errlen);
+
+/* Runs input [batch, C, H, W] (float32, contiguous) and writes [batch,
+ * num_classes] logits. Safe to call from one thread at a time per model. */
+int model_forward(model *m, const float *input, int batch, float *logits, char *err, size_t errlen);
+
+/* Classes the model outputs (known after load: one probe forward). */
+int model_num_classes(const model *m);
+
+/* The inferd_meta.json extra file stored by scripts/export_model.py, or "" if absent. */
+const char *model_metadata(const model *m);
+
+/* True when the CPU can run bf16 matrix kernels natively. */
+int model_cpu_supports_bf16(void);
+
+void model_free(model *m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

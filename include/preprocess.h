@@ -1,0 +1,50 @@
+/* preprocess: RGB raster -> normalised float32 CHW tensor, bit-exact with
+ * torchvision's Resize(short) + CenterCrop(h, w) + ToTensor() + Normalize(mean,
+ * std) on a PIL image. Owns the Pillow-exact antialiased bilinear resampler,
+ * torchvision's size and crop rules, and the normalisation table. Decoding is
+ * image's job; batching is the batcher's. */
+#ifndef INFERD_PREPROCESS_H
+#define INFERD_PREPROCESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image.h"
+
+typedef struct {
+    int resize_short; /* Resize(int): the shorter side becomes this */
+    int crop_width;
+    int crop_height;
+    float mean[3];
+    float std[3];
+} preprocess_config;
+
+typedef struct preprocess preprocess;
+
+/* torchvision defaults: Resize(255), CenterCrop(224), ImageNet mean/std. */
+void preprocess_config_default(preprocess_config *cfg);
+
+int preprocess_create(const preprocess_config *cfg, preprocess **out, char *err, size_t errlen);
+void preprocess_free(preprocess *pp);
+
+/* Floats in one output tensor: 3 * crop_height * crop_width. */
+size_t preprocess_tensor_len(const preprocess *pp);
+
+/* Writes the [3, crop_height, crop_width] tensor for img into out.
+ * Returns 0, or -1 with err filled (out of memory, absurd sizes). */
+int preprocess_run(const preprocess *pp, const image_rgb *img, float *out, char *err, size_t errlen);
+
+/* torchvision's Resize(int) output size: the short side becomes `target`,
+ * the long side int(target * long / short). */
+void preprocess_resized_size(int width, int height, int target, int *out_width, int *out_height);
+
+/* CenterCrop's offset of the crop window in a resized axis of length `size`;
+ * negative when torchvision pads (crop larger than the image). */
+int preprocess_crop_offset(int size, int crop);
+
+/* Pillow's ImagingResample with the bilinear filter on a whole RGB image
+ * (used by tests to check the resampler on its own). Caller frees out. */
+int preprocess_resize_rgb(const image_rgb *in, int out_width, int out_height, image_rgb *out,
+                          char *err, size_t errlen);
+
+#endif

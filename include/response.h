@@ -1,0 +1,20 @@
+/* response: the JSON bodies inferd sends (results and errors), built with
+ * cJSON so that every string is escaped. Returns malloc'd text the caller
+ * frees with free(); NULL only when memory runs out. */
+#ifndef INFERD_RESPONSE_H
+#define INFERD_RESPONSE_H
+
+#include "labels.h"
+#include "predictions.h"
+
+/* {"error":"<message>"} */
+char *response_error_json(const char *message);
+
+/* {"message":"<message>"} */
+char *response_message_json(const char *message);
+
+/* The original API's object: {"class_id":..,"class_name":..}; with topk > 0
+ * also "predictions":[{"class_id","class_name","probability"},...]. */
+char *response_result_json(const labels *l, const float *logits, int num_classes, int topk);
+
+#endif

@@ -1,0 +1,470 @@
+#!/usr/bin/env python3
+"""Export the DenseNet-121 that inferd serves as a TorchScript file.
+
+    /usr/bin/python3 scripts/export_model.py --weights seeded --seed 0 --out models/densenet121.pt
+    /usr/bin/python3 scripts/export_model.py --weights pretrained   # needs internet
+
+Weights
+-------
+``pretrained``: torchvision's ImageNet weights (DenseNet121_Weights.IMAGENET1K_V1),
+downloaded by torchvision.  Fails with a clear message when offline.
+
+``seeded``: offline, deterministic stand-in weights.  A randomly initialised
+DenseNet predicts practically the same class for every input (its BatchNorm
+layers carry the default running stats mean=0/var=1, so activations drift
+far from normalised, and the random classifier is dominated by the mean
+feature).  To make top-1/top-5 comparisons meaningful we:
+
+1. re-estimate all BatchNorm running statistics on real images (cumulative
+   average, momentum=None) with forward passes only, no gradient step;
+2. "imprint" the classifier: each calibration image's centred, L2-normalised
+   pooled feature becomes the weight row of a seeded-random class, scaled so
+   the image's own logit beats the runner-up by ``--margin``.  The imprinted
+   classes are drawn from ImageNet's non-animal classes (398-999) minus any
+   class whose name matches the file name, so a seeded model never "looks
+   right" on the (animal) calibration photos.
+
+The file is scripted (torch.jit.script) and carries an ``inferd_meta.json``
+extra file saying which weights it holds.
+
+Determinism
+-----------
+Two runs with the same seed, calibration images, torch build and --threads
+produce identical weights: checked by exporting twice in separate processes
+and comparing every state_dict tensor with torch.equal (``--compare
+OTHER.pt`` repeats that check).  Augmentation randomness comes only from a
+torch.Generator seeded with --seed, never from the global RNG.  The files
+are byte-identical too when the output has the same basename (torch.jit.save
+names the zip's top folder after it): TorchScript writes class constants in
+set-iteration order, which depends on Python's string-hash seed, so the
+script re-executes itself once with PYTHONHASHSEED=0.
+"""
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+from torchvision.transforms import functional as TF
+
+SCRIPT_DIR = os.path.dirname(os.path.abspath(__file__))
+PROJECT_ROOT = os.path.dirname(SCRIPT_DIR)
+DEFAULT_SHARED_DIR = os.path.normpath(os.path.join(PROJECT_ROOT, "..", "shared", "data"))
+DEFAULT_OUT = os.path.join("models", "densenet121.pt")
+META_NAME = "inferd_meta.json"
+
+# reference.py holds the one definition of the server's preprocessing;
+# tests/make_test_images.py generates the synthetic parity images.
+sys.path.insert(0, SCRIPT_DIR)
+sys.path.insert(0, os.path.join(PROJECT_ROOT, "tests"))
+import reference  # noqa: E402
+
+# ImageNet-1k classes 0..397 are all animals; the calibration photos are
+# animals, so imprinting only into 398..999 keeps seeded predictions
+# obviously wrong for them.
+IMPRINT_POOL = range(398, 1000)
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# building the model
+# --------------------------------------------------------------------------
+
+def build_pretrained():
+    try:
+        weights = torchvision.models.DenseNet121_Weights.IMAGENET1K_V1
+        return torchvision.models.densenet121(weights=weights)
+    except Exception as e:  # URLError, HTTPError, OSError, hash mismatch, ...
+        sys.exit("export_model: could not get the pretrained DenseNet-121 weights "
+                 "(torchvision downloads them from download.pytorch.org, which needs "
+                 "internet access, or a copy in $TORCH_HOME/hub/checkpoints): %s: %s\n"
+                 "Use --weights seeded for offline, deterministic stand-in weights."
+                 % (type(e).__name__, e))
+
+
+def calibration_files(calib_dir):
+    if not os.path.isdir(calib_dir):
+        sys.exit("export_model: calibration dir %s does not exist (see --calib-dir)" % calib_dir)
+    files = sorted(f for f in os.listdir(calib_dir) if f.lower().endswith((".jpg", ".png")))
+    if not files:
+        sys.exit("export_model: no *.jpg/*.png calibration images in %s" % calib_dir)
+    return [os.path.join(calib_dir, f) for f in files]
+
+
+def random_resized_crop(img, gen, size=224, scale=(0.25, 1.0), ratio=(3 / 4, 4 / 3)):
+    """RandomResizedCrop + horizontal flip driven by an explicit generator.
+
+    torchvision's RandomResizedCrop draws from the global RNG; we want the
+    augmentation stream to depend on --seed only, so this re-implements its
+    sampling (same parameterisation, 10 attempts, centre-crop fallback).
+    """
+    w, h = img.size
+    area = w * h
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    box = None
+    for _ in range(10):
+        u = torch.rand(4, generator=gen).tolist()
+        target = area * (scale[0] + u[0] * (scale[1] - scale[0]))
+        aspect = math.exp(log_ratio[0] + u[1] * (log_ratio[1] - log_ratio[0]))
+        cw = int(round(math.sqrt(target * aspect)))
+        ch = int(round(math.sqrt(target / aspect)))
+        if 0 < cw <= w and 0 < ch <= h:
+            top = int(u[2] * (h - ch + 1))
+            left = int(u[3] * (w - cw + 1))
+            box = (top, left, ch, cw)
+            break
+    if box is None:
+        side = min(w, h)
+        box = ((h - side) // 2, (w - side) // 2, side, side)
+    out = TF.resized_crop(img, *box, [size, size])
+    if torch.rand(1, generator=gen).item() < 0.5:
+        out = TF.hflip(out)
+    return out
+
+
+def calibration_set(files, n_samples, gen, transform):
+    """Centre crops of every image plus seeded augmentations, up to n_samples."""
+    imgs = [reference.load_rgb(f) for f in files]
+    norm = transform.transforms[-2:]  # ToTensor, Normalize
+    samples = [transform(im) for im in imgs]
+    centre = torch.stack(samples)
+    k = 0
+    while len(samples) < n_samples:
+        im = random_resized_crop(imgs[k % len(imgs)], gen)
+        for t in norm:
+            im = t(im)
+        samples.append(im)
+        k += 1
+    batch = torch.stack(samples)
+    # Shuffle so each BN batch mixes images (batch statistics depend on it).
+    return centre, batch[torch.randperm(len(batch), generator=gen)]
+
+
+def recalibrate_bn(model, data, batch_size):
+    """Replace BN running stats by their cumulative average over data (no grad step)."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average over all batches seen
+    model.train()
+    with torch.no_grad():
+        for i in range(0, len(data), batch_size):
+            model(data[i:i + batch_size])
+    for m in bns:
+        m.momentum = 0.1  # back to the default so the exported module is ordinary
+    model.eval()
+
+
+def pooled_features(model, x):
+    """The classifier input: relu(features(x)) -> global avg pool -> flatten."""
+    with torch.no_grad():
+        f = F.relu(model.features(x))
+        return torch.flatten(F.adaptive_avg_pool2d(f, (1, 1)), 1)
+
+
+def excluded_classes(files, class_index_path):
+    """Classes whose name shares a word with a calibration file name (e.g. lion.jpg -> 'lion')."""
+    if not class_index_path or not os.path.isfile(class_index_path):
+        return set()
+    names = reference.load_class_index(class_index_path)
+    out = set()
+    for f in files:
+        stem = os.path.splitext(os.path.basename(f))[0].lower()
+        tokens = {t for t in stem.replace("-", "_").split("_") if len(t) >= 3}
+        for idx, (_, name) in names.items():
+            words = set(name.lower().replace("-", "_").split("_"))
+            if tokens & words:
+                out.add(idx)
+    return out
+
+
+def imprint_classifier(model, centre, calib_batch, files, gen, margin, class_index_path):
+    """Write each calibration image's feature into a seeded-random class row.
+
+    With f_i the image's pooled feature, mu the mean feature of the whole
+    (augmented) calibration set, d_i = f_i - mu and u_i = d_i/|d_i|, the row
+    for image i's class c_i becomes  w = s*u_i, b = -s*u_i.mu, so the logit
+    is s*u_i.(x - mu).  Centring matters: pooled post-ReLU features are all
+    positive and nearly parallel, so raw cosines between different images
+    are ~0.9 and the margins would be tiny.  The common scale s is the
+    smallest that gives every image a margin >= `margin` over both the other
+    imprinted rows and the untouched random rows.
+    """
+    feats = pooled_features(model, centre).double()
+    mu = pooled_features(model, calib_batch).double().mean(0)
+    d = feats - mu
+    u = d / d.norm(dim=1, keepdim=True)
+    n = len(files)
+
+    excluded = excluded_classes(files, class_index_path)
+    pool = [c for c in IMPRINT_POOL if c not in excluded]
+    if n > len(pool):
+        sys.exit("export_model: %d calibration images but only %d classes to imprint" % (n, len(pool)))
+    classes = [pool[i] for i in torch.randperm(len(pool), generator=gen)[:n].tolist()]
+
+    fc = model.classifier
+    W, b = fc.weight.detach().double(), fc.bias.detach().double()
+    others = torch.ones(W.shape[0], dtype=torch.bool)
+    others[classes] = False
+    r = (feats @ W[others].T + b[others]).max(1).values  # best untouched logit per image
+    a = d.norm(dim=1)                                     # own logit / s
+    cross = d @ u.T                                       # logit of row j on image i, / s
+    cross.fill_diagonal_(-math.inf)
+    B = cross.max(1).values if n > 1 else torch.full((n,), -math.inf, dtype=torch.float64)
+    need = torch.maximum((margin + r) / a, margin / (a - B))
+    if not torch.isfinite(need).all() or (a - B <= 0).any():
+        sys.exit("export_model: calibration features are degenerate; cannot imprint")
+    s = float(need.max()) * 1.02  # small headroom for float32 rounding
+
+    with torch.no_grad():
+        fc.weight[classes] = (s * u).float()
+        fc.bias[classes] = (-s * (u @ mu)).float()
+    return classes, s
+
+
+def seeded_model(seed, calib_dir, n_samples, batch_size, margin, class_index_path):
+    torch.manual_seed(seed)  # drives densenet121's weight init only
+    gen = torch.Generator().manual_seed(seed)  # drives augmentation + class choice
+    model = torchvision.models.densenet121(weights=None)
+    files = calibration_files(calib_dir)
+    transform = reference.build_transform()
+    centre, batch = calibration_set(files, max(n_samples, len(files)), gen, transform)
+    t0 = time.perf_counter()
+    recalibrate_bn(model, batch, batch_size)
+    log("BN recalibrated on %d samples from %d images (batch %d) in %.1fs"
+        % (len(batch), len(files), batch_size, time.perf_counter() - t0))
+    classes, scale = imprint_classifier(model, centre, batch, files, gen, margin, class_index_path)
+    names = reference.load_class_index(class_index_path) if class_index_path and \
+        os.path.isfile(class_index_path) else {}
+    for f, c in zip(files, classes):
+        log("imprinted %-14s -> class %3d %s" % (os.path.basename(f), c, names.get(c, ("", ""))[1]))
+    log("imprint scale %.3f" % scale)
+    return model.eval(), files, centre
+
+
+# --------------------------------------------------------------------------
+# reporting
+# --------------------------------------------------------------------------
+
+def top_stats(logits):
+    """(distinct top-1 count, min top1-top2 margin, top-1 per row)."""
+    top2 = logits.topk(2, dim=1)
+    margins = top2.values[:, 0] - top2.values[:, 1]
+    return len(set(top2.indices[:, 0].tolist())), float(margins.min()), top2.indices[:, 0].tolist()
+
+
+def synthetic_tensors(transform):
+    """Preprocessed valid images of the synthetic parity set (no shared photos)."""
+    import make_test_images
+    with tempfile.TemporaryDirectory() as d:
+        manifest = make_test_images.generate(d, shared_dir=None, include_invalid=False)
+        return torch.stack([reference.preprocess(e["path"], transform)
+                            for e in manifest if e["valid"]])
+
+
+def report(model, centre, files, check_synthetic):
+    with torch.no_grad():
+        n, m, top = top_stats(model(centre))
+    log("calibration images: %d distinct top-1 classes over %d images, min top1-top2 margin %.3f"
+        % (n, len(files), m))
+    log("  top-1: " + ", ".join("%s->%d" % (os.path.basename(f), c) for f, c in zip(files, top)))
+    if check_synthetic:
+        x = synthetic_tensors(reference.build_transform())
+        with torch.no_grad():
+            n, m, top = top_stats(model(x))
+        log("synthetic test images: %d distinct top-1 classes over %d images, "
+            "min top1-top2 margin %.3f" % (n, len(x), m))
+        log("  top-1 classes: %s" % sorted(set(top)))
+
+
+# --------------------------------------------------------------------------
+# export, comparison, timing
+# --------------------------------------------------------------------------
+
+def to_torchscript(model, form):
+    scripted = torch.jit.script(model.eval())
+    return torch.jit.freeze(scripted) if form == "frozen" else scripted
+
+
+def save(model, out, meta):
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    extra = {META_NAME: json.dumps(meta, sort_keys=True)}
+    torch.jit.save(model, out, _extra_files=extra)
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def compare(a, b):
+    """Compare two exports: every state_dict tensor with torch.equal, plus file hashes."""
+    ma, mb = torch.jit.load(a), torch.jit.load(b)
+    sa, sb = ma.state_dict(), mb.state_dict()
+    ok = sa.keys() == sb.keys()
+    diff = [k for k in sa if k in sb and not torch.equal(sa[k], sb[k])]
+    ok = ok and not diff
+    if not sa:  # frozen modules have no state_dict; compare their outputs instead
+        x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            ok = torch.equal(ma(x), mb(x))
+    same_file = sha256(a) == sha256(b)
+    print("state_dict tensors: %d, differing: %d %s; files byte-identical: %s"
+          % (len(sa), len(diff), diff[:5], same_file))
+    return ok
+
+
+def measure(model, threads, runs, warmup=3):
+    """Per-image forward time for the export forms, as a markdown table.
+
+    Each form is saved to a temporary file and loaded back, because that is
+    what the server sees; "prepare" is load (+freeze/optimize) time, and the
+    first forward is reported separately because TorchScript's profiling
+    executor specialises the graph during the first calls.
+    """
+    torch.set_num_threads(threads)
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        p_script, p_frozen = os.path.join(d, "s.pt"), os.path.join(d, "f.pt")
+        torch.jit.save(to_torchscript(model, "script"), p_script)
+        torch.jit.save(to_torchscript(model, "frozen"), p_frozen)
+        variants = [
+            ("script file, torch.jit.load", lambda: torch.jit.load(p_script).eval()),
+            ("frozen file, torch.jit.load", lambda: torch.jit.load(p_frozen)),
+            ("script file + freeze + optimize_for_inference after load (C shim)",
+             lambda: torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.load(p_script).eval()))),
+            ("frozen file + optimize_for_inference after load",
+             lambda: torch.jit.optimize_for_inference(torch.jit.load(p_frozen))),
+        ]
+        gen = torch.Generator().manual_seed(0)
+        inputs = {bs: torch.randn(bs, 3, 224, 224, generator=gen) for bs in (1, 4)}
+        ref = None
+        for name, prepare in variants:
+            t0 = time.perf_counter()
+            m = prepare()
+            row = [name, "%.2f" % (time.perf_counter() - t0)]
+            with torch.no_grad():
+                t0 = time.perf_counter()
+                m(inputs[1])
+                row.append("%.0f" % ((time.perf_counter() - t0) * 1e3))
+                for bs in (1, 4):
+                    for _ in range(warmup):
+                        m(inputs[bs])
+                    ts = []
+                    for _ in range(runs):
+                        t0 = time.perf_counter()
+                        m(inputs[bs])
+                        ts.append(time.perf_counter() - t0)
+                    row.append("%.1f" % (statistics.median(ts) / bs * 1e3))
+                out = m(inputs[4])
+            ref = out if ref is None else ref
+            row.append("%.1e" % float((out - ref).abs().max()))
+            rows.append(row)
+            log("measured: %s" % " | ".join(row))
+    head = ["form (%d threads, median of %d)" % (threads, runs), "load+prepare s",
+            "1st forward ms (bs1)", "ms/img bs1", "ms/img bs4", "max |logit diff| vs script"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 epilog=__doc__.split("\n\n", 1)[1],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", choices=["pretrained", "seeded"], required=True,
+                    help="ImageNet weights (needs internet) or offline seeded stand-in weights")
+    ap.add_argument("--seed", type=int, default=0, help="seed for --weights seeded (default 0)")
+    ap.add_argument("--calib-dir", default=DEFAULT_SHARED_DIR,
+                    help="*.jpg/*.png used to calibrate seeded weights (default %(default)s)")
+    ap.add_argument("--class-index", default=None, metavar="FILE",
+                    help="imagenet_class_index.json used to avoid imprinting a class named like "
+                         "a calibration file (default: the one in --calib-dir, if any)")
+    ap.add_argument("--calib-samples", type=int, default=64,
+                    help="BN calibration samples incl. augmentations (default %(default)s)")
+    ap.add_argument("--calib-batch", type=int, default=16,
+                    help="BN calibration batch size (default %(default)s)")
+    ap.add_argument("--margin", type=float, default=3.0,
+                    help="target top1-top2 logit margin on the calibration images (default %(default)s)")
+    ap.add_argument("--no-synthetic-check", action="store_true",
+                    help="skip the top-1 statistics on the synthetic parity images")
+    ap.add_argument("--form", choices=["script", "frozen"], default="script",
+                    help="save torch.jit.script(model) or torch.jit.freeze of it (default %(default)s; "
+                         "the C shim freezes + optimizes after loading either way)")
+    ap.add_argument("--out", default=DEFAULT_OUT, help="output file (default %(default)s)")
+    ap.add_argument("--threads", type=int, default=2,
+                    help="torch threads; also part of the determinism contract (default %(default)s)")
+    ap.add_argument("--measure", action="store_true",
+                    help="after exporting, time the export forms and print a markdown table")
+    ap.add_argument("--measure-runs", type=int, default=20,
+                    help="timed runs per form and batch size (default %(default)s)")
+    ap.add_argument("--compare", metavar="OTHER.pt",
+                    help="after exporting, check OTHER.pt has identical weights; exit 1 if not")
+    args = ap.parse_args(argv)
+
+    t_start = time.perf_counter()
+    torch.set_num_threads(args.threads)
+
+    if args.weights == "pretrained":
+        model = build_pretrained().eval()
+        files, centre = [], None
+    else:
+        class_index = args.class_index or os.path.join(args.calib_dir, "imagenet_class_index.json")
+        model, files, centre = seeded_model(args.seed, args.calib_dir, args.calib_samples,
+                                            args.calib_batch, args.margin, class_index)
+        report(model, centre, files, not args.no_synthetic_check)
+
+    meta = {
+        "arch": "densenet121",
+        "weights": args.weights,
+        "seed": args.seed if args.weights == "seeded" else None,
+        "input_size": 224,
+        "num_classes": 1000,
+        "torch_version": torch.__version__,
+        "torchvision_version": torchvision.__version__,
+        "calibration_images": [os.path.basename(f) for f in files],
+        "form": args.form,
+    }
+    ts = to_torchscript(model, args.form)
+    save(ts, args.out, meta)
+
+    # Reload and check the file reproduces the eager model, so a broken
+    # export is caught here rather than in the C server.
+    if centre is not None:
+        loaded = reference.load_model(args.out, args.threads)
+        with torch.no_grad():
+            diff = float((loaded(centre) - model(centre)).abs().max())
+        log("reloaded %s: max |logit diff| vs eager %.2e" % (args.out, diff))
+    log("wrote %s (%s, %s weights, sha256 %s) in %.1fs" % (
+        args.out, args.form, args.weights, sha256(args.out)[:16], time.perf_counter() - t_start))
+
+    status = 0
+    if args.compare:
+        status = 0 if compare(args.out, args.compare) else 1
+    if args.measure:
+        print(measure(model, args.threads, args.measure_runs))
+    return status
+
+
+def _pin_hash_seed():
+    """Re-exec once with PYTHONHASHSEED=0 so the saved file is byte-reproducible (see Determinism)."""
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        env = dict(os.environ, PYTHONHASHSEED="0")
+        os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+if __name__ == "__main__":
+    _pin_hash_seed()
+    sys.exit(main())

@@ -1,0 +1,277 @@
+#define _POSIX_C_SOURCE 200809L
+#include "batcher.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util.h"
+
+typedef struct {
+    batcher *owner;
+    model *model;
+    pthread_t thread;
+    int started;
+    float *inputs;  /* max_batch * tensor_len */
+    float *logits;  /* max_batch * num_classes */
+} batch_worker;
+
+struct batcher {
+    batcher_options opts;
+    size_t tensor_len;
+    int num_classes;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    batch_job *head, *tail;
+    int depth;
+    int expected;
+    int stopping;
+    int worker_count;
+    int warm_workers;
+    int warmup_failed;
+    pthread_cond_t warmed;
+    batch_worker *workers;
+};
+
+static void abs_deadline(struct timespec *ts, uint64_t ns_from_now) {
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    uint64_t ns = (uint64_t)ts->tv_nsec + ns_from_now;
+    ts->tv_sec += (time_t)(ns / 1000000000u);
+    ts->tv_nsec = (long)(ns % 1000000000u);
+}
+
+static batch_job *pop_locked(batcher *b) {
+    batch_job *job = b->head;
+    if (job) {
+        b->head = job->next;
+        if (!b->head) b->tail = NULL;
+        b->depth--;
+        job->next = NULL;
+    }
+    return job;
+}
+
+static void finish(batch_job *job, batch_job_status status, const char *error) {
+    job->status = status;
+    job->finished_ns = util_now_ns();
+    if (error) snprintf(job->error, sizeof(job->error), "%s", error);
+    job->done(job);
+}
+
+/* The first TorchScript calls at each batch size are slow (graph
+ * specialisation, oneDNN primitive creation): pay for them before serving. */
+static int warm_up(batch_worker *w) {
+    batcher *b = w->owner;
+    memset(w->inputs, 0, sizeof(float) * b->tensor_len * (size_t)b->opts.max_batch);
+    for (int n = 1; n <= b->opts.max_batch; n++) {
+        for (int round = 0; round < b->opts.warmup_rounds; round++) {
+            char err[160];
+            if (model_forward(w->model, w->inputs, n, w->logits, err, sizeof(err)) != 0) return -1;
+        }
+    }
+    return 0;
+}
+
+static void *worker_main(void *arg) {
+    batch_worker *w = arg;
+    batcher *b = w->owner;
+    int max_batch = b->opts.max_batch;
+    int warm_rc = warm_up(w);
+    pthread_mutex_lock(&b->lock);
+    b->warm_workers++;
+    if (warm_rc != 0) b->warmup_failed = 1;
+    pthread_cond_broadcast(&b->warmed);
+    pthread_mutex_unlock(&b->lock);
+    batch_job **batch = calloc((size_t)max_batch, sizeof(*batch));
+    if (!batch) return NULL;
+
+    for (;;) {
+        pthread_mutex_lock(&b->lock);
+        while (!b->head && !b->stopping) pthread_cond_wait(&b->wake, &b->lock);
+        if (!b->head && b->stopping) {
+            pthread_mutex_unlock(&b->lock);
+            break;
+        }
+        /* Hold a partial batch only while more images are on their way: a
+         * lone request starts at once, a burst fills the batch. */
+        if (b->opts.batch_delay_us > 0 && b->depth < max_batch && b->expected > 0 && !b->stopping) {
+            struct timespec deadline;
+            abs_deadline(&deadline, (uint64_t)b->opts.batch_delay_us * 1000u);
+            while (b->depth < max_batch && b->expected > 0 && !b->stopping) {
+                if (pthread_cond_timedwait(&b->wake, &b->lock, &deadline) == ETIMEDOUT) break;
+            }
+        }
+        int n = 0;
+        uint64_t now = util_now_ns();
+        uint64_t timeout_ns = (uint64_t)b->opts.request_timeout_ms * 1000000u;
+        batch_job *expired = NULL;
+        while (n < max_batch && b->head) {
+            batch_job *job = pop_locked(b);
+            if (timeout_ns && now - job->enqueued_ns > timeout_ns) {
+                job->next = expired;
+                expired = job;
+                continue;
+            }
+            batch[n++] = job;
+        }
+        /* Another worker may be idle while jobs remain. */
+        if (b->head) pthread_cond_signal(&b->wake);
+        pthread_mutex_unlock(&b->lock);
+
+        while (expired) {
+            batch_job *next = expired->next;
+            finish(expired, BATCH_JOB_TIMEOUT, "request waited too long for the model");
+            expired = next;
+        }
+        if (n == 0) continue;
+
+        uint64_t started = util_now_ns();
+        for (int i = 0; i < n; i++) {
+            memcpy(w->inputs + (size_t)i * b->tensor_len, batch[i]->input, b->tensor_len * sizeof(float));
+            batch[i]->started_ns = started;
+            batch[i]->batch_size = n;
+        }
+        char err[160] = "";
+        int rc = model_forward(w->model, w->inputs, n, w->logits, err, sizeof(err));
+        for (int i = 0; i < n; i++) {
+            if (rc == 0) {
+                memcpy(batch[i]->logits, w->logits + (size_t)i * b->num_classes, sizeof(float) * (size_t)b->num_classes);
+                finish(batch[i], BATCH_JOB_OK, NULL);
+            } else {
+                finish(batch[i], BATCH_JOB_MODEL_ERROR, err);
+            }
+        }
+    }
+    free(batch);
+    return NULL;
+}
+
+int batcher_create(model **models, int model_count, const batcher_options *opts, size_t tensor_len,
+                   int num_classes, batcher **out, char *err, size_t errlen) {
+    *out = NULL;
+    if (model_count <= 0 || opts->max_batch <= 0 || opts->queue_capacity <= 0) {
+        snprintf(err, errlen, "batcher needs at least one model, max_batch >= 1 and queue_capacity >= 1");
+        return -1;
+    }
+    batcher *b = calloc(1, sizeof(*b));
+    if (!b) goto nomem;
+    b->opts = *opts;
+    b->tensor_len = tensor_len;
+    b->num_classes = num_classes;
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->wake, &attr);
+    pthread_cond_init(&b->warmed, &attr);
+    pthread_condattr_destroy(&attr);
+    b->workers = calloc((size_t)model_count, sizeof(batch_worker));
+    if (!b->workers) goto nomem;
+    b->worker_count = model_count;
+    for (int i = 0; i < model_count; i++) {
+        batch_worker *w = &b->workers[i];
+        w->owner = b;
+        w->model = models[i];
+        w->inputs = malloc(sizeof(float) * tensor_len * (size_t)opts->max_batch);
+        w->logits = malloc(sizeof(float) * (size_t)num_classes * (size_t)opts->max_batch);
+        if (!w->inputs || !w->logits) goto nomem;
+    }
+    for (int i = 0; i < model_count; i++) {
+        if (pthread_create(&b->workers[i].thread, NULL, worker_main, &b->workers[i]) != 0) {
+            snprintf(err, errlen, "cannot start model worker thread");
+            batcher_stop(b);
+            batcher_free(b);
+            return -1;
+        }
+        b->workers[i].started = 1;
+    }
+    *out = b;
+    return 0;
+nomem:
+    snprintf(err, errlen, "out of memory creating the batcher");
+    batcher_free(b);
+    return -1;
+}
+
+void batcher_expect(batcher *b, int delta) {
+    pthread_mutex_lock(&b->lock);
+    b->expected += delta;
+    if (delta < 0) pthread_cond_broadcast(&b->wake);
+    pthread_mutex_unlock(&b->lock);
+}
+
+batcher_submit_status batcher_submit(batcher *b, batch_job *job) {
+    job->next = NULL;
+    job->status = BATCH_JOB_OK;
+    job->error[0] = '\0';
+    job->enqueued_ns = util_now_ns();
+    job->started_ns = job->finished_ns = 0;
+    job->batch_size = 0;
+    pthread_mutex_lock(&b->lock);
+    if (b->stopping) {
+        pthread_mutex_unlock(&b->lock);
+        return BATCHER_STOPPED;
+    }
+    if (b->depth >= b->opts.queue_capacity) {
+        pthread_mutex_unlock(&b->lock);
+        return BATCHER_FULL;
+    }
+    if (b->tail)
+        b->tail->next = job;
+    else
+        b->head = job;
+    b->tail = job;
+    b->depth++;
+    pthread_cond_signal(&b->wake);
+    pthread_mutex_unlock(&b->lock);
+    return BATCHER_SUBMITTED;
+}
+
+int batcher_queue_depth(batcher *b) {
+    pthread_mutex_lock(&b->lock);
+    int depth = b->depth;
+    pthread_mutex_unlock(&b->lock);
+    return depth;
+}
+
+int batcher_wait_warm(batcher *b, int timeout_ms) {
+    struct timespec deadline;
+    abs_deadline(&deadline, (uint64_t)timeout_ms * 1000000u);
+    pthread_mutex_lock(&b->lock);
+    while (b->warm_workers < b->worker_count && !b->warmup_failed) {
+        if (pthread_cond_timedwait(&b->warmed, &b->lock, &deadline) == ETIMEDOUT) break;
+    }
+    int rc = b->warmup_failed ? -1 : b->warm_workers == b->worker_count ? 1 : 0;
+    pthread_mutex_unlock(&b->lock);
+    return rc;
+}
+
+void batcher_stop(batcher *b) {
+    if (!b) return;
+    pthread_mutex_lock(&b->lock);
+    b->stopping = 1;
+    pthread_cond_broadcast(&b->wake);
+    pthread_mutex_unlock(&b->lock);
+    for (int i = 0; i < b->worker_count; i++) {
+        if (b->workers[i].started) {
+            pthread_join(b->workers[i].thread, NULL);
+            b->workers[i].started = 0;
+        }
+    }
+}
+
+void batcher_free(batcher *b) {
+    if (!b) return;
+    for (int i = 0; i < b->worker_count; i++) {
+        free(b->workers[i].inputs);
+        free(b->workers[i].logits);
+    }
+    free(b->workers);
+    pthread_mutex_destroy(&b->lock);
+    pthread_cond_destroy(&b->wake);
+    pthread_cond_destroy(&b->warmed);
+    free(b);
+}

@@ -1,0 +1,482 @@
+#define _POSIX_C_SOURCE 200809L
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "util.h"
+
+#ifndef INFERD_VERSION
+#define INFERD_VERSION "0.1.0"
+#endif
+
+typedef enum { KEY_STRING, KEY_INT, KEY_INT64, KEY_BOOL, KEY_FLOAT3 } key_type;
+
+typedef struct {
+    const char *name; /* JSON key; the flag is --name with '_' as '-', the variable INFERD_NAME */
+    key_type type;
+    size_t offset;
+    int64_t min, max; /* for integers */
+    const char *choices; /* for strings: "a|b" or NULL for free text */
+    const char *help;
+} config_key;
+
+#define FIELD(f) offsetof(inferd_config, f)
+
+static const config_key config_keys[] = {
+    {"addr", KEY_STRING, FIELD(addr), 0, 0, NULL, "address to listen on (IPv4 or IPv6 literal)"},
+    {"port", KEY_INT, FIELD(port), 0, 65535, NULL, "TCP port (0 picks a free one)"},
+    {"http_threads", KEY_INT, FIELD(http_threads), 0, 256, NULL, "HTTP/decode threads (0 = online CPUs)"},
+    {"max_connections", KEY_INT, FIELD(max_connections), 1, 100000, NULL, "concurrent connections accepted"},
+    {"connection_timeout_s", KEY_INT, FIELD(connection_timeout_s), 1, 3600, NULL,
+     "idle/read timeout of a connection, seconds"},
+    {"model", KEY_STRING, FIELD(model_path), 0, 0, NULL, "TorchScript model file"},
+    {"class_index", KEY_STRING, FIELD(class_index_path), 0, 0, NULL, "imagenet_class_index.json"},
+    {"threads", KEY_INT, FIELD(threads), 0, 256, NULL,
+     "libtorch intra-op threads per model instance (0 = online CPUs / instances)"},
+    {"model_instances", KEY_INT, FIELD(model_instances), 1, 64, NULL, "model copies run in parallel"},
+    {"precision", KEY_STRING, FIELD(precision), 0, 0, "fp32|bf16", "model precision (bf16 needs AVX512-BF16)"},
+    {"optimize", KEY_BOOL, FIELD(optimize), 0, 1, NULL, "freeze + optimize_for_inference at load"},
+    {"warmup", KEY_INT, FIELD(warmup), 0, 100, NULL, "warm-up forwards per batch size before ready"},
+    {"max_batch", KEY_INT, FIELD(max_batch), 1, 256, NULL, "largest batch run by the model"},
+    {"batch_delay_us", KEY_INT, FIELD(batch_delay_us), 0, 1000000, NULL,
+     "how long a forming batch may wait for more requests while the model is busy"},
+    {"queue_capacity", KEY_INT, FIELD(queue_capacity), 1, 1000000, NULL,
+     "images waiting for the model before new ones get 503"},
+    {"request_timeout_ms", KEY_INT, FIELD(request_timeout_ms), 0, 3600000, NULL,
+     "longest queue wait before 503 (0 = none)"},
+    {"resize", KEY_INT, FIELD(resize), 1, 16384, NULL, "Resize(n): the shorter side becomes n"},
+    {"crop", KEY_INT, FIELD(crop), 1, 16384, NULL, "CenterCrop(n) and the model input size"},
+    {"mean", KEY_FLOAT3, FIELD(mean), 0, 0, NULL, "Normalize mean, three numbers"},
+    {"std", KEY_FLOAT3, FIELD(std), 0, 0, NULL, "Normalize std, three positive numbers"},
+    {"max_body_bytes", KEY_INT64, FIELD(max_body_bytes), 1, INT64_C(1) << 40, NULL, "largest request body (413 above)"},
+    {"max_pixels", KEY_INT64, FIELD(max_pixels), 1, INT64_C(1) << 40, NULL,
+     "largest decoded image, width*height (413 above)"},
+    {"max_images", KEY_INT, FIELD(max_images), 1, 1024, NULL, "images in one request"},
+    {"drain_timeout_s", KEY_INT, FIELD(drain_timeout_s), 0, 3600, NULL,
+     "on SIGTERM, how long in-flight requests may take to finish"},
+    {"log_format", KEY_STRING, FIELD(log_format), 0, 0, "plain|json", "access and start-up log format"},
+    {"access_log", KEY_BOOL, FIELD(access_log), 0, 1, NULL, "one log line per request on stderr"},
+    {"static_dir", KEY_STRING, FIELD(static_dir), 0, 0, NULL,
+     "serve index.html from this folder instead of the built-in page (empty = built-in)"},
+};
+
+#define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
+
+static int set_string(char **slot, const char *value) {
+    char *copy = util_strdup(value);
+    if (!copy) return -1;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+void config_defaults(inferd_config *cfg) {
+    memset(cfg, 0, sizeof(*cfg));
+    set_string(&cfg->addr, "0.0.0.0");
+    cfg->port = 5000;
+    cfg->http_threads = 0;
+    cfg->max_connections = 512;
+    cfg->connection_timeout_s = 30;
+    set_string(&cfg->model_path, "models/densenet121.pt");
+    set_string(&cfg->class_index_path, "imagenet_class_index.json");
+    cfg->threads = 0;
+    cfg->model_instances = 1;
+    set_string(&cfg->precision, "fp32");
+    cfg->optimize = 1;
+    cfg->warmup = 2;
+    cfg->max_batch = 4;
+    cfg->batch_delay_us = 2000;
+    cfg->queue_capacity = 64;
+    cfg->request_timeout_ms = 0;
+    cfg->resize = 255;
+    cfg->crop = 224;
+    cfg->mean[0] = 0.485, cfg->mean[1] = 0.456, cfg->mean[2] = 0.406;
+    cfg->std[0] = 0.229, cfg->std[1] = 0.224, cfg->std[2] = 0.225;
+    cfg->max_body_bytes = INT64_C(20) << 20;
+    cfg->max_pixels = INT64_C(50000000);
+    cfg->max_images = 32;
+    cfg->drain_timeout_s = 10;
+    set_string(&cfg->log_format, "plain");
+    cfg->access_log = 1;
+    set_string(&cfg->static_dir, "");
+}
+
+void config_free(inferd_config *cfg) {
+    for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+        if (config_keys[i].type == KEY_STRING) {
+            char **slot = (char **)((char *)cfg + config_keys[i].offset);
+            free(*slot);
+            *slot = NULL;
+        }
+    }
+}
+
+int config_online_cpus(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n < 4096 ? (int)n : 1;
+}
+
+static const config_key *find_key(const char *name) {
+    for (size_t i = 0; i < CONFIG_KEY_COUNT; i++)
+        if (strcmp(config_keys[i].name, name) == 0) return &config_keys[i];
+    return NULL;
+}
+
+static int check_choice(const config_key *k, const char *value) {
+    if (!k->choices) return 0;
+    size_t n = strlen(value);
+    for (const char *p = k->choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, value, n) == 0) return 0;
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return -1;
+}
+
+static int store_int(const config_key *k, inferd_config *cfg, int64_t v, const char *origin, char *err,
+                     size_t errlen) {
+    if (v < k->min || v > k->max) {
+        snprintf(err, errlen, "%s: %s = %lld is out of range %lld..%lld", origin, k->name, (long long)v,
+                 (long long)k->min, (long long)k->max);
+        return -1;
+    }
+    void *slot = (char *)cfg + k->offset;
+    if (k->type == KEY_INT64)
+        *(int64_t *)slot = v;
+    else
+        *(int *)slot = (int)v;
+    return 0;
+}
+
+/* Text form, used by flags and environment variables. */
+static int apply_text(inferd_config *cfg, const config_key *k, const char *value, const char *origin,
+                      char *err, size_t errlen) {
+    void *slot = (char *)cfg + k->offset;
+    switch (k->type) {
+    case KEY_STRING:
+        if (check_choice(k, value) != 0) {
+            snprintf(err, errlen, "%s: %s must be one of %s, not \"%s\"", origin, k->name, k->choices, value);
+            return -1;
+        }
+        return set_string((char **)slot, value);
+    case KEY_INT:
+    case KEY_INT64: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno || end == value || *end) {
+            snprintf(err, errlen, "%s: %s needs an integer, not \"%s\"", origin, k->name, value);
+            return -1;
+        }
+        return store_int(k, cfg, v, origin, err, errlen);
+    }
+    case KEY_BOOL:
+        if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes") || !strcmp(value, "on")) {
+            *(int *)slot = 1;
+        } else if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no") ||
+                   !strcmp(value, "off")) {
+            *(int *)slot = 0;
+        } else {
+            snprintf(err, errlen, "%s: %s needs true or false, not \"%s\"", origin, k->name, value);
+            return -1;
+        }
+        return 0;
+    case KEY_FLOAT3: {
+        double v[3];
+        const char *p = value;
+        for (int i = 0; i < 3; i++) {
+            char *end;
+            errno = 0;
+            v[i] = strtod(p, &end);
+            if (errno || end == p || !isfinite(v[i])) goto bad_float3;
+            p = end;
+            while (isspace((unsigned char)*p)) p++;
+            if (i < 2) {
+                if (*p != ',') goto bad_float3;
+                p++;
+            }
+        }
+        if (*p) goto bad_float3;
+        memcpy(slot, v, sizeof(v));
+        return 0;
+    bad_float3:
+        snprintf(err, errlen, "%s: %s needs three comma-separated numbers, not \"%s\"", origin, k->name, value);
+        return -1;
+    }
+    }
+    return -1;
+}
+
+static int apply_json_value(inferd_config *cfg, const config_key *k, const cJSON *v, const char *origin,
+                            char *err, size_t errlen) {
+    void *slot = (char *)cfg + k->offset;
+    switch (k->type) {
+    case KEY_STRING:
+        if (!cJSON_IsString(v)) break;
+        return apply_text(cfg, k, v->valuestring, origin, err, errlen);
+    case KEY_INT:
+    case KEY_INT64: {
+        if (!cJSON_IsNumber(v)) break;
+        double d = v->valuedouble;
+        if (d != floor(d) || fabs(d) > 9e15) break;
+        return store_int(k, cfg, (int64_t)d, origin, err, errlen);
+    }
+    case KEY_BOOL:
+        if (!cJSON_IsBool(v)) break;
+        *(int *)slot = cJSON_IsTrue(v);
+        return 0;
+    case KEY_FLOAT3: {
+        if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 3) break;
+        double vals[3];
+        for (int i = 0; i < 3; i++) {
+            const cJSON *e = cJSON_GetArrayItem(v, i);
+            if (!cJSON_IsNumber(e)) goto wrong_type;
+            vals[i] = e->valuedouble;
+        }
+        memcpy(slot, vals, sizeof(vals));
+        return 0;
+    }
+    }
+wrong_type:;
+    static const char *const type_names[] = {"a string", "an integer", "an integer", "true or false",
+                                             "an array of three numbers"};
+    snprintf(err, errlen, "%s: \"%s\" must be %s", origin, k->name, type_names[k->type]);
+    return -1;
+}
+
+int config_apply_json(inferd_config *cfg, const char *json, size_t len, const char *origin, char *err,
+                      size_t errlen) {
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root) {
+        snprintf(err, errlen, "%s: not valid JSON", origin);
+        return -1;
+    }
+    if (!cJSON_IsObject(root)) {
+        snprintf(err, errlen, "%s: must be a JSON object", origin);
+        cJSON_Delete(root);
+        return -1;
+    }
+    const cJSON *item;
+    cJSON_ArrayForEach(item, root) {
+        const config_key *k = find_key(item->string);
+        if (!k) {
+            snprintf(err, errlen, "%s: unknown key \"%s\" (see --help for the keys)", origin, item->string);
+            cJSON_Delete(root);
+            return -1;
+        }
+        if (apply_json_value(cfg, k, item, origin, err, errlen) != 0) {
+            cJSON_Delete(root);
+            return -1;
+        }
+    }
+    cJSON_Delete(root);
+    return 0;
+}
+
+int config_validate(const inferd_config *cfg, char *err, size_t errlen) {
+    for (int c = 0; c < 3; c++) {
+        if (!(cfg->std[c] > 0)) {
+            snprintf(err, errlen, "std values must be positive");
+            return -1;
+        }
+    }
+    if (cfg->crop > cfg->resize * 4) {
+        snprintf(err, errlen, "crop %d is implausibly larger than resize %d", cfg->crop, cfg->resize);
+        return -1;
+    }
+    if (!*cfg->model_path) {
+        snprintf(err, errlen, "model path is empty");
+        return -1;
+    }
+    if (!*cfg->addr) {
+        snprintf(err, errlen, "addr is empty");
+        return -1;
+    }
+    return 0;
+}
+
+static void flag_name(const char *key, char *out, size_t outlen) {
+    size_t i = 0;
+    for (; key[i] && i + 1 < outlen; i++) out[i] = key[i] == '_' ? '-' : key[i];
+    out[i] = '\0';
+}
+
+static void env_name(const char *key, char *out, size_t outlen) {
+    int n = snprintf(out, outlen, "INFERD_");
+    size_t i = 0;
+    for (; key[i] && (size_t)n + i + 1 < outlen; i++) out[n + i] = (char)toupper((unsigned char)key[i]);
+    out[n + i] = '\0';
+}
+
+void config_print_help(FILE *out, const char *program) {
+    inferd_config d;
+    config_defaults(&d);
+    fprintf(out,
+            "Usage: %s [--config FILE] [--KEY VALUE ...]\n"
+            "inferd %s: an HTTP image-classification server (TorchScript DenseNet-121).\n\n"
+            "  --config FILE     JSON settings (default ./config.json when it exists)\n"
+            "  --check-config    validate the settings, print them, and exit\n"
+            "  --version         print the version and exit\n"
+            "  --help            this text\n\n"
+            "Settings (precedence: --flag > INFERD_* environment > config file > default):\n",
+            program, INFERD_VERSION);
+    for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+        const config_key *k = &config_keys[i];
+        char flag[64], env[80], def[128];
+        flag_name(k->name, flag, sizeof(flag));
+        env_name(k->name, env, sizeof(env));
+        void *slot = (char *)&d + k->offset;
+        switch (k->type) {
+        case KEY_STRING: snprintf(def, sizeof(def), "\"%s\"", *(char **)slot); break;
+        case KEY_INT: snprintf(def, sizeof(def), "%d", *(int *)slot); break;
+        case KEY_INT64: snprintf(def, sizeof(def), "%lld", (long long)*(int64_t *)slot); break;
+        case KEY_BOOL: snprintf(def, sizeof(def), "%s", *(int *)slot ? "true" : "false"); break;
+        case KEY_FLOAT3: {
+            double *v = slot;
+            snprintf(def, sizeof(def), "%g,%g,%g", v[0], v[1], v[2]);
+            break;
+        }
+        }
+        fprintf(out, "  --%-22s %-30s %s%s%s (default %s)\n", flag, env, k->help, k->choices ? ": " : "",
+                k->choices ? k->choices : "", def);
+    }
+    config_free(&d);
+}
+
+static void print_config(FILE *out, const inferd_config *cfg) {
+    cJSON *root = cJSON_CreateObject();
+    for (size_t i = 0; i < CONFIG_KEY_COUNT && root; i++) {
+        const config_key *k = &config_keys[i];
+        const void *slot = (const char *)cfg + k->offset;
+        switch (k->type) {
+        case KEY_STRING: cJSON_AddStringToObject(root, k->name, *(char *const *)slot); break;
+        case KEY_INT: cJSON_AddNumberToObject(root, k->name, *(const int *)slot); break;
+        case KEY_INT64: cJSON_AddNumberToObject(root, k->name, (double)*(const int64_t *)slot); break;
+        case KEY_BOOL: cJSON_AddBoolToObject(root, k->name, *(const int *)slot); break;
+        case KEY_FLOAT3: cJSON_AddItemToObject(root, k->name, cJSON_CreateDoubleArray(slot, 3)); break;
+        }
+    }
+    char *text = root ? cJSON_Print(root) : NULL;
+    if (text) fprintf(out, "%s\n", text);
+    cJSON_free(text);
+    cJSON_Delete(root);
+}
+
+/* Matches "--name" or "--name=value" against the key table. */
+static const config_key *match_flag(const char *arg, const char **inline_value) {
+    *inline_value = NULL;
+    if (strncmp(arg, "--", 2) != 0) return NULL;
+    for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+        char flag[64];
+        flag_name(config_keys[i].name, flag, sizeof(flag));
+        size_t n = strlen(flag);
+        if (strncmp(arg + 2, flag, n) == 0 && (arg[2 + n] == '\0' || arg[2 + n] == '=')) {
+            if (arg[2 + n] == '=') *inline_value = arg + 3 + n;
+            return &config_keys[i];
+        }
+    }
+    return NULL;
+}
+
+config_action config_load(inferd_config *cfg, int argc, char **argv, FILE *out, char *err, size_t errlen) {
+    config_defaults(cfg);
+    const char *config_path = NULL;
+    int check_only = 0;
+
+    /* First pass: the meta flags and the config file's path. */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            config_print_help(out, argv[0]);
+            return CONFIG_EXIT_OK;
+        }
+        if (!strcmp(a, "--version")) {
+            fprintf(out, "inferd %s\n", INFERD_VERSION);
+            return CONFIG_EXIT_OK;
+        }
+        if (!strcmp(a, "--check-config")) {
+            check_only = 1;
+        } else if (!strcmp(a, "--config")) {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "--config needs a file");
+                return CONFIG_EXIT_ERROR;
+            }
+            config_path = argv[++i];
+        } else if (!strncmp(a, "--config=", 9)) {
+            config_path = a + 9;
+        } else {
+            const char *inline_value;
+            const config_key *k = match_flag(a, &inline_value);
+            if (!k) {
+                snprintf(err, errlen, "unknown option \"%s\" (see --help)", a);
+                return CONFIG_EXIT_ERROR;
+            }
+            if (!inline_value) {
+                if (i + 1 >= argc) {
+                    snprintf(err, errlen, "%s needs a value", a);
+                    return CONFIG_EXIT_ERROR;
+                }
+                i++;
+            }
+        }
+    }
+    const char *env_config = getenv("INFERD_CONFIG");
+    if (!config_path && env_config && *env_config) config_path = env_config;
+
+    /* The file: an explicit path must exist; ./config.json is optional. */
+    const char *file = config_path ? config_path : "config.json";
+    if (config_path || access(file, F_OK) == 0) {
+        char *text;
+        size_t len;
+        char why[256];
+        if (util_read_file(file, 1u << 20, &text, &len, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "config file %s: %s", file, why);
+            return CONFIG_EXIT_ERROR;
+        }
+        int rc = config_apply_json(cfg, text, len, file, err, errlen);
+        free(text);
+        if (rc != 0) return CONFIG_EXIT_ERROR;
+    }
+
+    for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+        char env[80];
+        env_name(config_keys[i].name, env, sizeof(env));
+        const char *value = getenv(env);
+        if (value && apply_text(cfg, &config_keys[i], value, env, err, errlen) != 0) return CONFIG_EXIT_ERROR;
+    }
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--check-config")) continue;
+        if (!strcmp(a, "--config")) {
+            i++;
+            continue;
+        }
+        if (!strncmp(a, "--config=", 9)) continue;
+        const char *inline_value;
+        const config_key *k = match_flag(a, &inline_value);
+        const char *value = inline_value ? inline_value : argv[++i];
+        char flag[64], origin[80];
+        flag_name(k->name, flag, sizeof(flag));
+        snprintf(origin, sizeof(origin), "--%s", flag);
+        if (apply_text(cfg, k, value, origin, err, errlen) != 0) return CONFIG_EXIT_ERROR;
+    }
+
+    if (config_validate(cfg, err, errlen) != 0) return CONFIG_EXIT_ERROR;
+    if (check_only) {
+        print_config(out, cfg);
+        return CONFIG_EXIT_OK;
+    }
+    return CONFIG_RUN;
+}

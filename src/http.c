@@ -1,0 +1,604 @@
+#define _GNU_SOURCE /* strcasecmp, strncasecmp */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "log.h"
+#include "pipeline.h"
+#include "response.h"
+#include "util.h"
+
+#define POST_BUFFER_SIZE (64 * 1024)
+#define MAX_TOPK_FIELD 16
+
+struct http_server {
+    http_deps deps;
+    struct MHD_Daemon *daemon;
+    image_limits limits;
+    int port;
+    atomic_int ready;
+    atomic_int draining;
+    atomic_int in_flight;
+    atomic_ullong next_request_id;
+};
+
+typedef enum { ROUTE_ROOT, ROUTE_HEALTH, ROUTE_READY, ROUTE_NOT_FOUND } route_id;
+
+typedef enum { REQ_RECEIVING, REQ_WAITING, REQ_ANSWERED } request_state;
+
+typedef struct {
+    uint8_t *data;
+    size_t len, cap;
+    int closed;       /* its multipart part has ended */
+    float *tensor;
+    float *logits;
+    int status;       /* HTTP status of this image's own result */
+    char error[256];
+    batch_job job;
+} image_item;
+
+typedef struct {
+    http_server *server;
+    struct MHD_Connection *conn;
+    request_state state;
+    route_id route;
+    char method[16];
+    char path[256];
+    char request_id[64];
+    struct MHD_PostProcessor *post;
+    int raw_body;
+    image_item *items;
+    int item_count, item_cap;
+    image_item *current; /* the multipart part being streamed */
+    char topk_text[MAX_TOPK_FIELD + 1];
+    size_t topk_len;
+    int topk;
+    uint64_t body_bytes;
+    int error_status; /* first request-level error, answered once the body is read */
+    char error[256];
+    atomic_int pending; /* jobs out at the batcher, plus one guard while submitting */
+    uint64_t start_ns;
+    int status_sent;
+    uint64_t bytes_out;
+    double queue_ms, model_ms;
+} request;
+
+/* ---- responses ---- */
+
+static enum MHD_Result send_body(request *req, int status, const char *content_type, const char *body,
+                                 size_t len, const char *allow) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    if (allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    enum MHD_Result rc = MHD_queue_response(req->conn, (unsigned int)status, resp);
+    MHD_destroy_response(resp);
+    req->status_sent = status;
+    req->bytes_out = len;
+    req->state = REQ_ANSWERED;
+    return rc;
+}
+
+static enum MHD_Result send_json(request *req, int status, char *json, const char *allow) {
+    if (!json) {
+        static const char fallback[] = "{\"error\":\"out of memory\"}";
+        return send_body(req, 500, "application/json", fallback, sizeof(fallback) - 1, NULL);
+    }
+    enum MHD_Result rc = send_body(req, status, "application/json", json, strlen(json), allow);
+    free(json);
+    return rc;
+}
+
+static enum MHD_Result send_error(request *req, int status, const char *message) {
+    return send_json(req, status, response_error_json(message), NULL);
+}
+
+/* ---- request bodies ---- */
+
+static void set_request_error(request *req, int status, const char *message) {
+    if (req->error_status) return; /* the first error is the one the client needs */
+    req->error_status = status;
+    snprintf(req->error, sizeof(req->error), "%s", message);
+}
+
+static image_item *add_item(request *req) {
+    int max_images = req->server->deps.cfg->max_images;
+    if (req->item_count >= max_images) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "too many images in one request (limit %d)", max_images);
+        set_request_error(req, 413, msg);
+        return NULL;
+    }
+    if (req->item_count == req->item_cap) {
+        int cap = req->item_cap ? req->item_cap * 2 : 1;
+        image_item *grown = realloc(req->items, sizeof(image_item) * (size_t)cap);
+        if (!grown) {
+            set_request_error(req, 500, "out of memory");
+            return NULL;
+        }
+        req->items = grown;
+        req->item_cap = cap;
+    }
+    image_item *item = &req->items[req->item_count++];
+    memset(item, 0, sizeof(*item));
+    return item;
+}
+
+static int append_bytes(request *req, image_item *item, const char *data, size_t size) {
+    if (size == 0) return 0;
+    if (item->len + size > item->cap) {
+        size_t cap = item->cap ? item->cap : 64 * 1024;
+        while (cap < item->len + size) cap *= 2;
+        uint8_t *grown = realloc(item->data, cap);
+        if (!grown) {
+            set_request_error(req, 500, "out of memory");
+            return -1;
+        }
+        item->data = grown;
+        item->cap = cap;
+    }
+    memcpy(item->data + item->len, data, size);
+    item->len += size;
+    return 0;
+}
+
+static int is_image_field(const char *key) { return key && (!strcmp(key, "image") || !strcmp(key, "images")); }
+
+static enum MHD_Result post_iterator(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+                                     const char *content_type, const char *transfer_encoding, const char *data,
+                                     uint64_t off, size_t size) {
+    (void)kind, (void)filename, (void)content_type, (void)transfer_encoding;
+    request *req = cls;
+    if (req->error_status) return MHD_YES; /* keep reading, answer once the body is in */
+    if (is_image_field(key)) {
+        if (off == 0 && (!req->current || req->current->closed || req->current->len > 0)) {
+            if (req->current) req->current->closed = 1;
+            req->current = add_item(req);
+            if (!req->current) return MHD_YES;
+        }
+        if (req->current) append_bytes(req, req->current, data, size);
+        return MHD_YES;
+    }
+    if (req->current) req->current->closed = 1;
+    if (key && !strcmp(key, "topk")) {
+        if (req->topk_len + size > MAX_TOPK_FIELD) {
+            set_request_error(req, 400, "topk must be an integer from 1 to 1000");
+            return MHD_YES;
+        }
+        memcpy(req->topk_text + req->topk_len, data, size);
+        req->topk_len += size;
+        req->topk_text[req->topk_len] = '\0';
+    }
+    /* Other fields are ignored, as a form server would. */
+    return MHD_YES;
+}
+
+/* ---- topk ---- */
+
+static int parse_topk(const char *text, int *out) {
+    if (!text || !*text) return -1;
+    int v = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p < '0' || *p > '9' || v > 100000) return -1;
+        v = v * 10 + (*p - '0');
+    }
+    if (v < 1 || v > 1000) return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- model hand-off ---- */
+
+static void job_done(batch_job *job) {
+    request *req = job->user;
+    if (atomic_fetch_sub(&req->pending, 1) == 1) MHD_resume_connection(req->conn);
+}
+
+static void release_pending(request *req) {
+    if (atomic_fetch_sub(&req->pending, 1) == 1) MHD_resume_connection(req->conn);
+}
+
+/* Decodes every image of a fully received request, submits the good ones and
+ * suspends the connection; returns 0 when nothing was submitted (answer now). */
+static int start_inference(request *req) {
+    http_server *s = req->server;
+    const http_deps *d = &s->deps;
+    int submitted = 0;
+    batcher_expect(d->batcher, req->item_count);
+    atomic_store(&req->pending, 1); /* guard: no resume before every job is out */
+    MHD_suspend_connection(req->conn);
+    req->state = REQ_WAITING;
+    for (int i = 0; i < req->item_count; i++) {
+        image_item *item = &req->items[i];
+        item->tensor = malloc(sizeof(float) * d->tensor_len);
+        item->logits = malloc(sizeof(float) * (size_t)d->num_classes);
+        if (!item->tensor || !item->logits) {
+            item->status = 500;
+            snprintf(item->error, sizeof(item->error), "out of memory");
+            batcher_expect(d->batcher, -1);
+            continue;
+        }
+        image_status st = pipeline_prepare(d->preprocess, &s->limits, item->data, item->len, item->tensor,
+                                           item->error, sizeof(item->error));
+        free(item->data); /* the bytes are no longer needed: keep memory per request small */
+        item->data = NULL;
+        if (st != IMAGE_OK) {
+            item->status = pipeline_http_status(st);
+            batcher_expect(d->batcher, -1);
+            continue;
+        }
+        item->job.input = item->tensor;
+        item->job.logits = item->logits;
+        item->job.done = job_done;
+        item->job.user = req;
+        atomic_fetch_add(&req->pending, 1);
+        batcher_submit_status bs = batcher_submit(d->batcher, &item->job);
+        batcher_expect(d->batcher, -1);
+        if (bs != BATCHER_SUBMITTED) {
+            atomic_fetch_sub(&req->pending, 1);
+            item->status = 503;
+            snprintf(item->error, sizeof(item->error), "%s",
+                     bs == BATCHER_FULL ? "server busy: inference queue is full, retry later"
+                                        : "server is shutting down");
+            continue;
+        }
+        item->status = 0; /* pending */
+        submitted++;
+    }
+    release_pending(req); /* drop the guard; resumes at once if every job already finished */
+    return submitted;
+}
+
+static void finish_items(request *req) {
+    for (int i = 0; i < req->item_count; i++) {
+        image_item *item = &req->items[i];
+        if (item->status != 0) continue;
+        batch_job *job = &item->job;
+        switch (job->status) {
+        case BATCH_JOB_OK: item->status = 200; break;
+        case BATCH_JOB_TIMEOUT:
+        case BATCH_JOB_CANCELLED:
+            item->status = 503;
+            snprintf(item->error, sizeof(item->error), "%s", job->error);
+            break;
+        case BATCH_JOB_MODEL_ERROR:
+            item->status = 500;
+            snprintf(item->error, sizeof(item->error), "inference failed: %s", job->error);
+            log_error("request %s: %s", req->request_id, job->error);
+            break;
+        }
+        double queue_ms = (double)(job->started_ns - job->enqueued_ns) / 1e6;
+        double model_ms = (double)(job->finished_ns - job->started_ns) / 1e6;
+        if (queue_ms > req->queue_ms) req->queue_ms = queue_ms;
+        if (model_ms > req->model_ms) req->model_ms = model_ms;
+    }
+}
+
+static enum MHD_Result answer_inference(request *req) {
+    const http_deps *d = &req->server->deps;
+    finish_items(req);
+    if (req->item_count == 1) {
+        image_item *item = &req->items[0];
+        if (item->status != 200) return send_error(req, item->status, item->error);
+        return send_json(req, 200, response_result_json(d->labels, item->logits, d->num_classes, req->topk), NULL);
+    }
+    /* Several images: 200 with one entry per image, in order; a bad image
+     * gets {"error":..,"status":..} in its place. */
+    size_t cap = 256, len = 0;
+    char *body = malloc(cap);
+    int ok = body != NULL;
+    if (ok) body[len++] = '[';
+    for (int i = 0; i < req->item_count && ok; i++) {
+        image_item *item = &req->items[i];
+        char *entry;
+        if (item->status == 200) {
+            entry = response_result_json(d->labels, item->logits, d->num_classes, req->topk);
+        } else {
+            char *err = response_error_json(item->error);
+            entry = NULL;
+            if (err) {
+                size_t n = strlen(err) + 32;
+                entry = malloc(n);
+                if (entry) snprintf(entry, n, "%.*s,\"status\":%d}", (int)strlen(err) - 1, err, item->status);
+                free(err);
+            }
+        }
+        if (!entry) {
+            ok = 0;
+            break;
+        }
+        size_t n = strlen(entry);
+        if (len + n + 2 > cap) {
+            while (len + n + 2 > cap) cap *= 2;
+            char *grown = realloc(body, cap);
+            if (!grown) {
+                free(entry);
+                ok = 0;
+                break;
+            }
+            body = grown;
+        }
+        if (i > 0) body[len++] = ',';
+        memcpy(body + len, entry, n);
+        len += n;
+        free(entry);
+    }
+    if (!ok) {
+        free(body);
+        return send_json(req, 500, NULL, NULL);
+    }
+    body[len++] = ']';
+    body[len] = '\0';
+    return send_json(req, 200, body, NULL);
+}
+
+/* ---- routing ---- */
+
+static route_id route_of(const char *url) {
+    if (!strcmp(url, "/")) return ROUTE_ROOT;
+    if (!strcmp(url, "/health") || !strcmp(url, "/v2/health/live")) return ROUTE_HEALTH;
+    if (!strcmp(url, "/ready") || !strcmp(url, "/v2/health/ready")) return ROUTE_READY;
+    return ROUTE_NOT_FOUND;
+}
+
+static enum MHD_Result method_not_allowed(request *req, const char *allow) {
+    char msg[96];
+    snprintf(msg, sizeof(msg), "method %s not allowed here (allowed: %s)", req->method, allow);
+    return send_json(req, 405, response_error_json(msg), allow);
+}
+
+static int is_get(const char *method) { return !strcmp(method, "GET") || !strcmp(method, "HEAD"); }
+
+/* First call for a request: answers what needs no body, or prepares to read it. */
+static enum MHD_Result begin_request(request *req, const char *method) {
+    http_server *s = req->server;
+    switch (req->route) {
+    case ROUTE_HEALTH:
+        if (!is_get(method)) return method_not_allowed(req, "GET, HEAD");
+        return send_body(req, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
+    case ROUTE_READY:
+        if (!is_get(method)) return method_not_allowed(req, "GET, HEAD");
+        if (atomic_load(&s->draining)) return send_error(req, 503, "shutting down");
+        if (!atomic_load(&s->ready)) return send_error(req, 503, "model is loading");
+        return send_body(req, 200, "application/json", "{\"status\":\"ready\"}", 18, NULL);
+    case ROUTE_NOT_FOUND: return send_error(req, 404, "not found");
+    case ROUTE_ROOT: break;
+    }
+    if (is_get(method)) return send_json(req, 200, response_message_json("no input image"), NULL);
+    if (strcmp(method, "POST") != 0) return method_not_allowed(req, "GET, HEAD, POST");
+
+    const char *length = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (length) {
+        char *end;
+        unsigned long long n = strtoull(length, &end, 10);
+        if (end != length && (int64_t)n > s->deps.cfg->max_body_bytes) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "request body of %llu bytes is larger than the limit of %lld", n,
+                     (long long)s->deps.cfg->max_body_bytes);
+            return send_error(req, 413, msg);
+        }
+    }
+    const char *topk = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "topk");
+    if (!topk) topk = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Topk");
+    if (topk && parse_topk(topk, &req->topk) != 0)
+        return send_error(req, 400, "topk must be an integer from 1 to 1000");
+
+    const char *type = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (type && !strncasecmp(type, "multipart/form-data", 19)) {
+        req->post = MHD_create_post_processor(req->conn, POST_BUFFER_SIZE, post_iterator, req);
+        if (!req->post) return send_error(req, 400, "malformed multipart/form-data (missing or bad boundary)");
+        return MHD_YES;
+    }
+    if (type && (!strncasecmp(type, "image/", 6) || !strncasecmp(type, "application/octet-stream", 24))) {
+        req->raw_body = 1;
+        return MHD_YES;
+    }
+    return send_error(req, 415,
+                      "send the image as multipart/form-data field 'image', or as a raw body with "
+                      "Content-Type image/* or application/octet-stream");
+}
+
+static enum MHD_Result receive_body(request *req, const char *data, size_t *size) {
+    req->body_bytes += *size;
+    if ((int64_t)req->body_bytes > req->server->deps.cfg->max_body_bytes) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "request body is larger than the limit of %lld bytes",
+                 (long long)req->server->deps.cfg->max_body_bytes);
+        *size = 0;
+        /* Answer now: MHD sends it and closes instead of reading the rest. */
+        return send_error(req, 413, msg);
+    }
+    if (!req->error_status) {
+        if (req->post) {
+            if (MHD_post_process(req->post, data, *size) != MHD_YES)
+                set_request_error(req, 400, "malformed multipart/form-data body");
+        } else if (req->raw_body) {
+            image_item *item = req->item_count ? &req->items[0] : add_item(req);
+            if (item) append_bytes(req, item, data, *size);
+        }
+    }
+    *size = 0;
+    return MHD_YES;
+}
+
+static enum MHD_Result body_complete(request *req) {
+    if (req->post) {
+        /* Destroying the post processor flushes it; an unterminated body is an error. */
+        if (MHD_destroy_post_processor(req->post) != MHD_YES && !req->error_status)
+            set_request_error(req, 400, "malformed multipart/form-data body (cut off before the closing boundary)");
+        req->post = NULL;
+    }
+    if (req->error_status) return send_error(req, req->error_status, req->error);
+    if (req->item_count == 0) {
+        return send_error(req, 400,
+                          req->raw_body ? "empty request body: no image"
+                                        : "no image: send the file in multipart/form-data field 'image'");
+    }
+    /* Suspends the connection; it is answered when resumed, even when no
+     * image reached the model (then release_pending resumed it at once). */
+    start_inference(req);
+    return MHD_YES;
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                      const char *version, const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls) {
+    (void)version;
+    http_server *s = cls;
+    request *req = *con_cls;
+    if (!req) {
+        req = calloc(1, sizeof(*req));
+        if (!req) return MHD_NO;
+        *con_cls = req;
+        req->server = s;
+        req->conn = conn;
+        req->start_ns = util_now_ns();
+        snprintf(req->method, sizeof(req->method), "%s", method);
+        snprintf(req->path, sizeof(req->path), "%s", url);
+        const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+        int rid_ok = rid && *rid && strlen(rid) < sizeof(req->request_id);
+        for (const char *p = rid; rid_ok && *p; p++)
+            if (*p < 0x21 || *p > 0x7e) rid_ok = 0;
+        if (rid_ok)
+            snprintf(req->request_id, sizeof(req->request_id), "%s", rid);
+        else
+            snprintf(req->request_id, sizeof(req->request_id), "%016llx",
+                     (unsigned long long)atomic_fetch_add(&s->next_request_id, 1));
+        atomic_fetch_add(&s->in_flight, 1);
+        req->route = route_of(url);
+        return begin_request(req, method);
+    }
+    switch (req->state) {
+    case REQ_RECEIVING:
+        if (*upload_data_size) return receive_body(req, upload_data, upload_data_size);
+        return body_complete(req);
+    case REQ_WAITING: return answer_inference(req);
+    case REQ_ANSWERED:
+        *upload_data_size = 0; /* a body after an early answer is discarded */
+        return MHD_YES;
+    }
+    return MHD_NO;
+}
+
+static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                              enum MHD_RequestTerminationCode toe) {
+    (void)conn, (void)toe;
+    http_server *s = cls;
+    request *req = *con_cls;
+    if (!req) return;
+    *con_cls = NULL;
+    if (s->deps.cfg->access_log) {
+        log_access_entry e = {
+            .request_id = req->request_id,
+            .method = req->method,
+            .path = req->path,
+            .status = req->status_sent,
+            .bytes_in = req->body_bytes,
+            .bytes_out = req->bytes_out,
+            .total_ms = (double)(util_now_ns() - req->start_ns) / 1e6,
+            .queue_ms = req->queue_ms,
+            .model_ms = req->model_ms,
+            .images = req->item_count,
+        };
+        log_access(&e);
+    }
+    if (req->post) MHD_destroy_post_processor(req->post);
+    for (int i = 0; i < req->item_count; i++) {
+        free(req->items[i].data);
+        free(req->items[i].tensor);
+        free(req->items[i].logits);
+    }
+    free(req->items);
+    free(req);
+    atomic_fetch_sub(&s->in_flight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+    log_warn("libmicrohttpd: %s", line);
+}
+
+int http_server_start(const http_deps *deps, http_server **out, char *err, size_t errlen) {
+    *out = NULL;
+    const inferd_config *cfg = deps->cfg;
+    http_server *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    s->deps = *deps;
+    s->limits.max_pixels = (uint64_t)cfg->max_pixels;
+    atomic_store(&s->next_request_id, 1);
+
+    struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof(addr));
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
+                         MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (strchr(cfg->addr, ':')) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)cfg->port);
+        if (inet_pton(AF_INET6, cfg->addr, &a6->sin6_addr) != 1) goto bad_addr;
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)cfg->port);
+        if (inet_pton(AF_INET, cfg->addr, &a4->sin_addr) != 1) goto bad_addr;
+    }
+    int threads = cfg->http_threads > 0 ? cfg->http_threads : config_online_cpus();
+    s->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, access_handler, s,
+                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
+                                 MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
+                                 MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available?)", cfg->addr, cfg->port);
+        free(s);
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : cfg->port;
+    *out = s;
+    return 0;
+bad_addr:
+    snprintf(err, errlen, "addr \"%s\" is not an IPv4 or IPv6 address", cfg->addr);
+    free(s);
+    return -1;
+}
+
+int http_server_port(const http_server *s) { return s->port; }
+
+void http_server_set_ready(http_server *s, int ready) { atomic_store(&s->ready, ready); }
+
+void http_server_quiesce(http_server *s) {
+    atomic_store(&s->draining, 1);
+    atomic_store(&s->ready, 0);
+    MHD_quiesce_daemon(s->daemon);
+}
+
+int http_server_in_flight(const http_server *s) { return atomic_load(&((http_server *)s)->in_flight); }
+
+void http_server_stop(http_server *s) {
+    if (!s) return;
+    if (s->daemon) MHD_stop_daemon(s->daemon);
+    free(s);
+}

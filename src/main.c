@@ -1,0 +1,191 @@
+/* inferd: wires config, labels, preprocessing, model instances, the batcher
+ * and the HTTP server together, then waits for SIGINT/SIGTERM to drain. */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batcher.h"
+#include "config.h"
+#include "http.h"
+#include "labels.h"
+#include "log.h"
+#include "model.h"
+#include "model_meta.h"
+#include "preprocess.h"
+#include "util.h"
+
+typedef struct {
+    inferd_config cfg;
+    labels *labels;
+    preprocess *preprocess;
+    model **models;
+    int model_count;
+    batcher *batcher;
+    http_server *http;
+    model_meta meta;
+} app;
+
+static void app_free(app *a) {
+    http_server_stop(a->http);
+    if (a->batcher) {
+        batcher_stop(a->batcher);
+        batcher_free(a->batcher);
+    }
+    for (int i = 0; i < a->model_count; i++) model_free(a->models[i]);
+    free(a->models);
+    preprocess_free(a->preprocess);
+    labels_free(a->labels);
+    config_free(&a->cfg);
+}
+
+static int load_models(app *a, char *err, size_t errlen) {
+    const inferd_config *cfg = &a->cfg;
+    model_options opts;
+    model_options_default(&opts);
+    int threads = cfg->threads > 0 ? cfg->threads : config_online_cpus() / cfg->model_instances;
+    opts.intra_op_threads = threads > 0 ? threads : 1;
+    opts.optimize = cfg->optimize;
+    opts.precision = strcmp(cfg->precision, "bf16") == 0 ? MODEL_PRECISION_BF16 : MODEL_PRECISION_FP32;
+    opts.input_height = opts.input_width = cfg->crop;
+    a->models = calloc((size_t)cfg->model_instances, sizeof(model *));
+    if (!a->models) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < cfg->model_instances; i++) {
+        if (model_load(cfg->model_path, &opts, &a->models[i], err, errlen) != 0) return -1;
+        a->model_count++;
+    }
+    log_info("model: %s loaded %d instance(s), %d intra-op thread(s) each, precision %s, optimize %s",
+             cfg->model_path, a->model_count, opts.intra_op_threads, cfg->precision, cfg->optimize ? "on" : "off");
+    return 0;
+}
+
+static int app_start(app *a, char *err, size_t errlen) {
+    const inferd_config *cfg = &a->cfg;
+    if (labels_load(cfg->class_index_path, &a->labels, err, errlen) != 0) return -1;
+
+    preprocess_config pc;
+    preprocess_config_default(&pc);
+    pc.resize_short = cfg->resize;
+    pc.crop_width = pc.crop_height = cfg->crop;
+    for (int c = 0; c < 3; c++) {
+        pc.mean[c] = (float)cfg->mean[c];
+        pc.std[c] = (float)cfg->std[c];
+    }
+    if (preprocess_create(&pc, &a->preprocess, err, errlen) != 0) return -1;
+
+    uint64_t t0 = util_now_ns();
+    if (load_models(a, err, errlen) != 0) return -1;
+    model_meta_parse(model_metadata(a->models[0]), &a->meta);
+    char description[256];
+    model_meta_describe(&a->meta, description, sizeof(description));
+    if (strcmp(a->meta.weights, "pretrained") == 0)
+        log_info("model: %s", description);
+    else
+        log_warn("model: %s", description);
+
+    int classes = model_num_classes(a->models[0]);
+    if (classes != labels_count(a->labels)) {
+        snprintf(err, errlen, "the model outputs %d classes but %s has %d", classes, cfg->class_index_path,
+                 labels_count(a->labels));
+        return -1;
+    }
+
+    batcher_options bo = {
+        .max_batch = cfg->max_batch,
+        .batch_delay_us = cfg->batch_delay_us,
+        .queue_capacity = cfg->queue_capacity,
+        .request_timeout_ms = cfg->request_timeout_ms,
+        .warmup_rounds = cfg->warmup,
+    };
+    if (batcher_create(a->models, a->model_count, &bo, preprocess_tensor_len(a->preprocess), classes, &a->batcher,
+                       err, errlen) != 0)
+        return -1;
+
+    http_deps deps = {
+        .cfg = cfg,
+        .labels = a->labels,
+        .preprocess = a->preprocess,
+        .batcher = a->batcher,
+        .tensor_len = preprocess_tensor_len(a->preprocess),
+        .num_classes = classes,
+        .model_kind = a->meta.weights,
+        .model_info = model_metadata(a->models[0]),
+    };
+    if (http_server_start(&deps, &a->http, err, errlen) != 0) return -1;
+    log_info("listening on %s port %d (http threads %d, max batch %d, queue %d, body limit %lld bytes, "
+             "pixel limit %lld)",
+             cfg->addr, http_server_port(a->http), cfg->http_threads > 0 ? cfg->http_threads : config_online_cpus(),
+             cfg->max_batch, cfg->queue_capacity, (long long)cfg->max_body_bytes, (long long)cfg->max_pixels);
+
+    int warm = batcher_wait_warm(a->batcher, 600000);
+    if (warm != 1) {
+        snprintf(err, errlen, warm < 0 ? "model warm-up forward failed" : "model warm-up timed out");
+        return -1;
+    }
+    http_server_set_ready(a->http, 1);
+    log_info("ready in %.0f ms (model loaded and warmed up)", (double)(util_now_ns() - t0) / 1e6);
+    return 0;
+}
+
+/* Stops accepting, lets requests in flight finish (bounded by the drain
+ * timeout), and returns; a second signal during the drain ends it at once. */
+static int drain(app *a, const sigset_t *signals) {
+    http_server_quiesce(a->http);
+    log_info("draining: %d request(s) in flight, up to %d s", http_server_in_flight(a->http), a->cfg.drain_timeout_s);
+    uint64_t deadline = util_now_ns() + (uint64_t)a->cfg.drain_timeout_s * 1000000000u;
+    while (http_server_in_flight(a->http) > 0) {
+        if (util_now_ns() >= deadline) {
+            log_warn("drain timeout: %d request(s) still in flight", http_server_in_flight(a->http));
+            return -1;
+        }
+        struct timespec tick = {0, 10 * 1000 * 1000};
+        int sig = sigtimedwait(signals, NULL, &tick);
+        if (sig > 0) {
+            log_warn("second signal (%d): exiting now", sig);
+            return -2;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    app a;
+    memset(&a, 0, sizeof(a));
+    char err[1024] = "";
+    config_action action = config_load(&a.cfg, argc, argv, stdout, err, sizeof(err));
+    if (action != CONFIG_RUN) {
+        if (action == CONFIG_EXIT_ERROR) fprintf(stderr, "inferd: %s\n", err);
+        config_free(&a.cfg);
+        return action == CONFIG_EXIT_OK ? 0 : 2;
+    }
+    log_set_format(log_parse_format(a.cfg.log_format));
+
+    /* Signals are taken synchronously by this thread only: block them before
+     * any thread exists so that every thread inherits the mask. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (app_start(&a, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        app_free(&a);
+        return 1;
+    }
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log_info("signal %d: shutting down", sig);
+    int drained = drain(&a, &signals);
+    if (drained == -2) _exit(1);
+    app_free(&a);
+    log_info("stopped");
+    return drained == 0 ? 0 : 1;
+}

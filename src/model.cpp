@@ -1,0 +1,146 @@
+// The libtorch shim: the only C++ translation unit. Every entry point catches
+// every exception and turns it into a status + message, so nothing unwinds
+// into C frames.
+#include "model.h"
+
+#include <torch/script.h>
+#include <torch/torch.h>
+#include <ATen/Parallel.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+struct model {
+    torch::jit::Module module;
+    model_options opts;
+    int num_classes = 0;
+    std::string metadata;
+};
+
+static void set_error(char *err, size_t errlen, const char *prefix, const char *what) {
+    if (!err || !errlen) return;
+    // libtorch messages carry multi-line C++ backtraces; the first line is the reason.
+    std::string msg(what ? what : "unknown error");
+    size_t nl = msg.find('\n');
+    if (nl != std::string::npos) msg.resize(nl);
+    std::snprintf(err, errlen, "%s: %s", prefix, msg.c_str());
+}
+
+extern "C" void model_options_default(model_options *opts) {
+    opts->intra_op_threads = 0;
+    opts->optimize = 1;
+    opts->precision = MODEL_PRECISION_FP32;
+    opts->input_channels = 3;
+    opts->input_height = 224;
+    opts->input_width = 224;
+}
+
+extern "C" int model_cpu_supports_bf16(void) {
+    // The kernel advertises AVX512-BF16 (or AMX) in /proc/cpuinfo's flags.
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(cpuinfo, line)) {
+        if (line.rfind("flags", 0) == 0)
+            return line.find(" avx512_bf16") != std::string::npos || line.find(" amx_bf16") != std::string::npos;
+    }
+    return 0;
+}
+
+static at::Tensor run(model *m, const at::Tensor &input) {
+    // libtorch's intra-op thread count is per calling thread (an OpenMP
+    // setting): a worker thread that never set it would run with the default.
+    thread_local int threads_set = 0;
+    if (m->opts.intra_op_threads > 0 && threads_set != m->opts.intra_op_threads) {
+        at::set_num_threads(m->opts.intra_op_threads);
+        threads_set = m->opts.intra_op_threads;
+    }
+    torch::NoGradGuard no_grad;
+    at::Tensor x = input;
+    if (m->opts.precision == MODEL_PRECISION_BF16) x = x.to(at::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+    std::vector<torch::jit::IValue> inputs{x};
+    at::Tensor out = m->module.forward(inputs).toTensor();
+    return out.to(at::kFloat).contiguous();
+}
+
+extern "C" int model_load(const char *path, const model_options *opts, model **out, char *err, size_t errlen) {
+    *out = nullptr;
+    model *m = nullptr;
+    try {
+        m = new model();
+        m->opts = *opts;
+        if (opts->intra_op_threads > 0) at::set_num_threads(opts->intra_op_threads);
+        if (opts->precision == MODEL_PRECISION_BF16 && !model_cpu_supports_bf16()) {
+            set_error(err, errlen, "model", "precision bf16 needs a CPU with AVX512-BF16 or AMX; this one has neither");
+            delete m;
+            return -1;
+        }
+        torch::jit::ExtraFilesMap extra{{"inferd_meta.json", ""}};
+        m->module = torch::jit::load(path, at::kCPU, extra);
+        m->metadata = extra["inferd_meta.json"];
+        m->module.eval();
+        if (opts->precision == MODEL_PRECISION_BF16) m->module.to(at::kBFloat16);
+        if (opts->optimize) {
+            // Not saved by the export script: optimize_for_inference's output
+            // cannot be serialised and reloaded, so it is applied here. It moves
+            // every convolution to oneDNN, which at batch < 16 is far faster.
+            m->module = torch::jit::optimize_for_inference(m->module);
+        }
+        // One probe forward: validates the input shape and learns the class count.
+        at::Tensor probe = torch::zeros({1, opts->input_channels, opts->input_height, opts->input_width});
+        at::Tensor logits = run(m, probe);
+        if (logits.dim() != 2 || logits.size(0) != 1) {
+            set_error(err, errlen, "model", "output is not a [batch, classes] tensor");
+            delete m;
+            return -1;
+        }
+        m->num_classes = (int)logits.size(1);
+    } catch (const std::exception &e) {
+        set_error(err, errlen, path, e.what());
+        delete m;
+        return -1;
+    } catch (...) {
+        set_error(err, errlen, path, "unknown C++ exception");
+        delete m;
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+extern "C" int model_forward(model *m, const float *input, int batch, float *logits, char *err, size_t errlen) {
+    try {
+        if (batch <= 0) {
+            set_error(err, errlen, "model", "batch must be positive");
+            return -1;
+        }
+        at::Tensor x = torch::from_blob(const_cast<float *>(input),
+                                        {batch, m->opts.input_channels, m->opts.input_height, m->opts.input_width},
+                                        at::kFloat);
+        at::Tensor out = run(m, x);
+        if (out.dim() != 2 || out.size(0) != batch || out.size(1) != m->num_classes) {
+            set_error(err, errlen, "model", "unexpected output shape");
+            return -1;
+        }
+        std::memcpy(logits, out.data_ptr<float>(), sizeof(float) * (size_t)batch * (size_t)m->num_classes);
+        return 0;
+    } catch (const std::exception &e) {
+        set_error(err, errlen, "model forward", e.what());
+        return -1;
+    } catch (...) {
+        set_error(err, errlen, "model forward", "unknown C++ exception");
+        return -1;
+    }
+}
+
+extern "C" int model_num_classes(const model *m) { return m->num_classes; }
+
+extern "C" const char *model_metadata(const model *m) { return m->metadata.c_str(); }
+
+extern "C" void model_free(model *m) {
+    try {
+        delete m;
+    } catch (...) {
+    }
+}

@@ -1,0 +1,311 @@
+#include "preprocess.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Pillow's fixed-point resampling: weights are scaled by 2^22 so that a sum of
+ * 8-bit samples times weights fits an int. */
+#define RESAMPLE_PRECISION_BITS (32 - 8 - 2)
+#define BILINEAR_SUPPORT 1.0
+
+struct preprocess {
+    preprocess_config cfg;
+    /* Every tensor value depends only on (channel, byte): ToTensor's v/255
+     * and Normalize's (x-mean)/std are computed once, in float32 like torch. */
+    float lut[3][256];
+};
+
+void preprocess_config_default(preprocess_config *cfg) {
+    cfg->resize_short = 255;
+    cfg->crop_width = 224;
+    cfg->crop_height = 224;
+    cfg->mean[0] = 0.485f;
+    cfg->mean[1] = 0.456f;
+    cfg->mean[2] = 0.406f;
+    cfg->std[0] = 0.229f;
+    cfg->std[1] = 0.224f;
+    cfg->std[2] = 0.225f;
+}
+
+int preprocess_create(const preprocess_config *cfg, preprocess **out, char *err, size_t errlen) {
+    *out = NULL;
+    if (cfg->resize_short <= 0 || cfg->resize_short > 16384 || cfg->crop_width <= 0 ||
+        cfg->crop_height <= 0 || cfg->crop_width > 16384 || cfg->crop_height > 16384) {
+        snprintf(err, errlen, "preprocess sizes out of range (resize %d, crop %dx%d)", cfg->resize_short,
+                 cfg->crop_width, cfg->crop_height);
+        return -1;
+    }
+    for (int c = 0; c < 3; c++) {
+        if (!(cfg->std[c] > 0.0f) || !isfinite(cfg->mean[c]) || !isfinite(cfg->std[c])) {
+            snprintf(err, errlen, "normalisation std must be positive and mean finite (channel %d)", c);
+            return -1;
+        }
+    }
+    preprocess *pp = calloc(1, sizeof(*pp));
+    if (!pp) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    pp->cfg = *cfg;
+    for (int c = 0; c < 3; c++) {
+        for (int v = 0; v < 256; v++) {
+            volatile float scaled = (float)v / 255.0f; /* ToTensor: a separate float32 op */
+            pp->lut[c][v] = (scaled - cfg->mean[c]) / cfg->std[c];
+        }
+    }
+    *out = pp;
+    return 0;
+}
+
+void preprocess_free(preprocess *pp) { free(pp); }
+
+size_t preprocess_tensor_len(const preprocess *pp) {
+    return (size_t)3 * (size_t)pp->cfg.crop_width * (size_t)pp->cfg.crop_height;
+}
+
+void preprocess_resized_size(int width, int height, int target, int *out_width, int *out_height) {
+    int shorter = width <= height ? width : height;
+    int longer = width <= height ? height : width;
+    /* Python: int(target * long / short), a true division of exact integers. */
+    double scaled_long = (double)((long long)target * longer) / (double)shorter;
+    int new_long = (int)scaled_long;
+    if (width <= height) {
+        *out_width = target;
+        *out_height = new_long;
+    } else {
+        *out_width = new_long;
+        *out_height = target;
+    }
+}
+
+int preprocess_crop_offset(int size, int crop) {
+    if (crop > size) {
+        /* torchvision pads (crop - size) // 2 on the leading side first. */
+        return -((crop - size) / 2);
+    }
+    /* int(round((size - crop) / 2.0)) with round-half-to-even. */
+    int diff = size - crop;
+    int half = diff / 2;
+    if (diff % 2 == 1 && half % 2 == 1) half += 1;
+    return half;
+}
+
+/* Resampling weights for a run of output positions of one axis. */
+typedef struct {
+    int first;      /* first output position covered */
+    int count;      /* how many output positions */
+    int ksize;      /* weights stored per position */
+    int *bounds;    /* per position: first input index, number of inputs */
+    int32_t *coeffs;
+} axis_weights;
+
+static void axis_weights_free(axis_weights *aw) {
+    free(aw->bounds);
+    free(aw->coeffs);
+    memset(aw, 0, sizeof(*aw));
+}
+
+static double bilinear_filter(double x) {
+    if (x < 0.0) x = -x;
+    if (x < 1.0) return 1.0 - x;
+    return 0.0;
+}
+
+/* Pillow's precompute_coeffs + normalize_coeffs_8bpc for output positions
+ * [first, first+count) only: each position's weights depend on nothing else,
+ * so computing a sub-range is exact. */
+static int axis_weights_build(int in_size, int out_size, int first, int count, axis_weights *aw) {
+    memset(aw, 0, sizeof(*aw));
+    double scale = (double)((float)in_size - 0.0f) / out_size;
+    double filterscale = scale < 1.0 ? 1.0 : scale;
+    double support = BILINEAR_SUPPORT * filterscale;
+    int ksize = (int)ceil(support) * 2 + 1;
+    if (count <= 0 || ksize <= 0 || (size_t)count > SIZE_MAX / sizeof(double) / (size_t)ksize) return -1;
+
+    double *weights = malloc((size_t)ksize * sizeof(double));
+    aw->bounds = malloc((size_t)count * 2 * sizeof(int));
+    aw->coeffs = malloc((size_t)count * (size_t)ksize * sizeof(int32_t));
+    if (!weights || !aw->bounds || !aw->coeffs) {
+        free(weights);
+        axis_weights_free(aw);
+        return -1;
+    }
+    aw->first = first;
+    aw->count = count;
+    aw->ksize = ksize;
+    double ss = 1.0 / filterscale;
+    for (int i = 0; i < count; i++) {
+        int xx = first + i;
+        double center = 0.0 + (xx + 0.5) * scale;
+        double ww = 0.0;
+        int xmin = (int)(center - support + 0.5);
+        if (xmin < 0) xmin = 0;
+        int xmax = (int)(center + support + 0.5);
+        if (xmax > in_size) xmax = in_size;
+        xmax -= xmin;
+        for (int x = 0; x < xmax; x++) {
+            double w = bilinear_filter((x + xmin - center + 0.5) * ss);
+            weights[x] = w;
+            ww += w;
+        }
+        int32_t *k = &aw->coeffs[(size_t)i * ksize];
+        for (int x = 0; x < ksize; x++) {
+            double w = 0.0;
+            if (x < xmax) w = ww != 0.0 ? weights[x] / ww : weights[x];
+            k[x] = w < 0 ? (int32_t)(-0.5 + w * (1 << RESAMPLE_PRECISION_BITS))
+                         : (int32_t)(0.5 + w * (1 << RESAMPLE_PRECISION_BITS));
+        }
+        aw->bounds[2 * i] = xmin;
+        aw->bounds[2 * i + 1] = xmax;
+    }
+    free(weights);
+    return 0;
+}
+
+static inline uint8_t clip8(int32_t acc) {
+    if (acc < 0) return 0;
+    acc >>= RESAMPLE_PRECISION_BITS;
+    return acc > 255 ? 255 : (uint8_t)acc;
+}
+
+/* Resamples img to (rw, rh) but produces only the window of columns
+ * [x0, x1) and rows [y0, y1) of the result, into dst (packed RGB). Like
+ * Pillow: horizontal pass first, over only the source rows the vertical pass
+ * reads, clipping to 8 bits after each pass; an axis whose size does not
+ * change is not resampled. */
+static int resample_window(const image_rgb *img, int rw, int rh, int x0, int x1, int y0, int y1,
+                           uint8_t *dst) {
+    int need_h = rw != img->width;
+    int need_v = rh != img->height;
+    int cols = x1 - x0, rows = y1 - y0;
+    axis_weights hw = {0}, vw = {0};
+    uint8_t *temp = NULL;
+    int status = -1;
+
+    if (need_h && axis_weights_build(img->width, rw, x0, cols, &hw) != 0) goto done;
+    if (need_v && axis_weights_build(img->height, rh, y0, rows, &vw) != 0) goto done;
+
+    /* Source rows the vertical pass needs. */
+    int src_first = y0, src_last = y1;
+    if (need_v) {
+        src_first = vw.bounds[0];
+        src_last = vw.bounds[2 * (rows - 1)] + vw.bounds[2 * (rows - 1) + 1];
+    }
+    int temp_rows = src_last - src_first;
+    size_t src_stride = (size_t)img->width * 3;
+    size_t temp_stride = (size_t)cols * 3;
+    temp = malloc((size_t)temp_rows * temp_stride);
+    if (!temp) goto done;
+
+    for (int y = 0; y < temp_rows; y++) {
+        const uint8_t *src = img->pixels + (size_t)(src_first + y) * src_stride;
+        uint8_t *out = temp + (size_t)y * temp_stride;
+        if (!need_h) {
+            memcpy(out, src + (size_t)x0 * 3, temp_stride);
+            continue;
+        }
+        for (int i = 0; i < cols; i++) {
+            int xmin = hw.bounds[2 * i], xn = hw.bounds[2 * i + 1];
+            const int32_t *k = &hw.coeffs[(size_t)i * hw.ksize];
+            const uint8_t *p = src + (size_t)xmin * 3;
+            int32_t s0 = 1 << (RESAMPLE_PRECISION_BITS - 1), s1 = s0, s2 = s0;
+            for (int x = 0; x < xn; x++) {
+                s0 += p[3 * x] * k[x];
+                s1 += p[3 * x + 1] * k[x];
+                s2 += p[3 * x + 2] * k[x];
+            }
+            out[3 * i] = clip8(s0);
+            out[3 * i + 1] = clip8(s1);
+            out[3 * i + 2] = clip8(s2);
+        }
+    }
+
+    for (int r = 0; r < rows; r++) {
+        uint8_t *out = dst + (size_t)r * temp_stride;
+        if (!need_v) {
+            memcpy(out, temp + (size_t)r * temp_stride, temp_stride);
+            continue;
+        }
+        int ymin = vw.bounds[2 * r] - src_first, yn = vw.bounds[2 * r + 1];
+        const int32_t *k = &vw.coeffs[(size_t)r * vw.ksize];
+        for (size_t i = 0; i < temp_stride; i++) {
+            int32_t s = 1 << (RESAMPLE_PRECISION_BITS - 1);
+            const uint8_t *p = temp + (size_t)ymin * temp_stride + i;
+            for (int y = 0; y < yn; y++) s += p[(size_t)y * temp_stride] * k[y];
+            out[i] = clip8(s);
+        }
+    }
+    status = 0;
+done:
+    axis_weights_free(&hw);
+    axis_weights_free(&vw);
+    free(temp);
+    return status;
+}
+
+int preprocess_resize_rgb(const image_rgb *in, int out_width, int out_height, image_rgb *out,
+                          char *err, size_t errlen) {
+    memset(out, 0, sizeof(*out));
+    if (out_width <= 0 || out_height <= 0 || in->width <= 0 || in->height <= 0) {
+        snprintf(err, errlen, "invalid resize %dx%d -> %dx%d", in->width, in->height, out_width, out_height);
+        return -1;
+    }
+    out->pixels = malloc((size_t)out_width * (size_t)out_height * 3);
+    if (!out->pixels || resample_window(in, out_width, out_height, 0, out_width, 0, out_height, out->pixels) != 0) {
+        free(out->pixels);
+        out->pixels = NULL;
+        snprintf(err, errlen, "out of memory resizing");
+        return -1;
+    }
+    out->width = out_width;
+    out->height = out_height;
+    return 0;
+}
+
+int preprocess_run(const preprocess *pp, const image_rgb *img, float *out, char *err, size_t errlen) {
+    const preprocess_config *cfg = &pp->cfg;
+    if (img->width <= 0 || img->height <= 0 || !img->pixels) {
+        snprintf(err, errlen, "empty image");
+        return -1;
+    }
+    int rw, rh;
+    preprocess_resized_size(img->width, img->height, cfg->resize_short, &rw, &rh);
+    if (rw <= 0 || rh <= 0) {
+        snprintf(err, errlen, "image %dx%d resizes to nothing", img->width, img->height);
+        return -1;
+    }
+    int cw = cfg->crop_width, ch = cfg->crop_height;
+    int ox = preprocess_crop_offset(rw, cw), oy = preprocess_crop_offset(rh, ch);
+    /* The part of the crop window that lies inside the resized image; the
+     * rest is torchvision's zero padding. */
+    int x0 = ox < 0 ? 0 : ox, x1 = ox + cw > rw ? rw : ox + cw;
+    int y0 = oy < 0 ? 0 : oy, y1 = oy + ch > rh ? rh : oy + ch;
+    int cols = x1 - x0, rows = y1 - y0;
+
+    uint8_t *window = malloc((size_t)cols * (size_t)rows * 3);
+    if (!window || resample_window(img, rw, rh, x0, x1, y0, y1, window) != 0) {
+        free(window);
+        snprintf(err, errlen, "out of memory preprocessing a %dx%d image", img->width, img->height);
+        return -1;
+    }
+
+    size_t plane = (size_t)cw * (size_t)ch;
+    int pad_left = x0 - ox, pad_top = y0 - oy;
+    for (int c = 0; c < 3; c++) {
+        float *dst = out + c * plane;
+        const float *lut = pp->lut[c];
+        if (cols != cw || rows != ch) {
+            for (size_t i = 0; i < plane; i++) dst[i] = lut[0];
+        }
+        for (int r = 0; r < rows; r++) {
+            const uint8_t *src = window + (size_t)r * cols * 3 + c;
+            float *row = dst + (size_t)(r + pad_top) * cw + pad_left;
+            for (int i = 0; i < cols; i++) row[i] = lut[src[3 * i]];
+        }
+    }
+    free(window);
+    return 0;
+}

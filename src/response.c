@@ -1,0 +1,70 @@
+#include "response.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+/* cJSON allocates with malloc by default; we hand callers a plain malloc'd
+ * copy so that free() is always right whatever hooks cJSON uses. */
+static char *print_and_delete(cJSON *root) {
+    if (!root) return NULL;
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!text) return NULL;
+    size_t n = strlen(text) + 1;
+    char *copy = malloc(n);
+    if (copy) memcpy(copy, text, n);
+    cJSON_free(text);
+    return copy;
+}
+
+static char *single_string_object(const char *key, const char *value) {
+    cJSON *root = cJSON_CreateObject();
+    if (root && !cJSON_AddStringToObject(root, key, value)) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return print_and_delete(root);
+}
+
+char *response_error_json(const char *message) { return single_string_object("error", message); }
+
+char *response_message_json(const char *message) { return single_string_object("message", message); }
+
+static cJSON *result_object(const labels *l, const float *logits, int num_classes, int topk) {
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return NULL;
+    int best = predictions_argmax(logits, num_classes);
+    const char *id = labels_id(l, best), *name = labels_name(l, best);
+    if (!cJSON_AddStringToObject(root, "class_id", id ? id : "") ||
+        !cJSON_AddStringToObject(root, "class_name", name ? name : "")) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    if (topk > 0) {
+        prediction *top = malloc(sizeof(prediction) * (size_t)topk);
+        cJSON *list = cJSON_AddArrayToObject(root, "predictions");
+        int n = top && list ? predictions_topk(logits, num_classes, topk, top) : -1;
+        for (int i = 0; i < n; i++) {
+            cJSON *p = cJSON_CreateObject();
+            const char *pid = labels_id(l, top[i].index), *pname = labels_name(l, top[i].index);
+            if (!p || !cJSON_AddItemToArray(list, p) || !cJSON_AddStringToObject(p, "class_id", pid ? pid : "") ||
+                !cJSON_AddStringToObject(p, "class_name", pname ? pname : "") ||
+                !cJSON_AddNumberToObject(p, "probability", top[i].probability)) {
+                n = -1;
+                break;
+            }
+        }
+        free(top);
+        if (n < 0) {
+            cJSON_Delete(root);
+            return NULL;
+        }
+    }
+    return root;
+}
+
+char *response_result_json(const labels *l, const float *logits, int num_classes, int topk) {
+    return print_and_delete(result_object(l, logits, num_classes, topk));
+}

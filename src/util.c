@@ -1,0 +1,70 @@
+#define _POSIX_C_SOURCE 200809L
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+char *util_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *copy = malloc(n);
+    if (copy) memcpy(copy, s, n);
+    return copy;
+}
+
+int util_read_file(const char *path, size_t max_bytes, char **data, size_t *len, char *err, size_t errlen) {
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s", strerror(errno));
+        return -1;
+    }
+    size_t cap = 64 * 1024, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) break;
+        if (cap >= max_bytes) {
+            if (fgetc(f) == EOF) break;
+            snprintf(err, errlen, "file larger than %zu bytes", max_bytes);
+            free(buf);
+            fclose(f);
+            return -1;
+        }
+        size_t next = cap * 2 > max_bytes ? max_bytes : cap * 2;
+        char *grown = realloc(buf, next + 1);
+        if (!grown) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = grown;
+        cap = next;
+    }
+    if (!buf) {
+        snprintf(err, errlen, "out of memory");
+        fclose(f);
+        return -1;
+    }
+    if (ferror(f)) {
+        snprintf(err, errlen, "read error");
+        free(buf);
+        fclose(f);
+        return -1;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+uint64_t util_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
