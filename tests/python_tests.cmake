@@ -1,0 +1,25 @@
+# Tests that hold the C server against the Python reference (PIL +
+# torchvision + the same TorchScript file). They share one seeded model,
+# exported once by the fixture below (offline and deterministic).
+find_program(INFERD_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+set(INFERD_TEST_MODEL "${CMAKE_BINARY_DIR}/test-model/densenet121-seeded0.pt" CACHE FILEPATH
+    "seeded model the tests use (exported when missing)")
+set(INFERD_SHARED_DATA "${CMAKE_SOURCE_DIR}/../shared/data" CACHE PATH "the shared test photos")
+
+add_test(NAME export_seeded_model
+         COMMAND ${CMAKE_COMMAND} -DPYTHON=${INFERD_PYTHON} -DSCRIPT=${CMAKE_SOURCE_DIR}/scripts/export_model.py
+                 -DOUT=${INFERD_TEST_MODEL} -DCALIB=${INFERD_SHARED_DATA}
+                 -P ${CMAKE_SOURCE_DIR}/tests/export_if_missing.cmake)
+set_tests_properties(export_seeded_model PROPERTIES FIXTURES_SETUP seeded_model TIMEOUT 600)
+
+add_test(NAME parity_reference
+         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/parity_test.py
+                 --parity-tool $<TARGET_FILE:parity_tool> --model ${INFERD_TEST_MODEL}
+                 --shared-dir ${INFERD_SHARED_DATA})
+set_tests_properties(parity_reference PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900)
+
+add_test(NAME integration_server
+         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/integration_test.py
+                 --binary $<TARGET_FILE:inferd> --model ${INFERD_TEST_MODEL}
+                 --class-index ${CMAKE_SOURCE_DIR}/imagenet_class_index.json --shared-dir ${INFERD_SHARED_DATA})
+set_tests_properties(integration_server PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900)
