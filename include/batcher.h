@@ -42,6 +42,9 @@ typedef struct {
     int queue_capacity;
     int request_timeout_ms; /* 0: no deadline */
     int warmup_rounds;      /* forwards per batch size 1..max_batch before a worker takes jobs */
+    /* Called by a worker after each forward pass (for metrics); may be NULL. */
+    void (*on_batch)(void *ctx, int batch_size, double forward_seconds);
+    void *on_batch_ctx;
 } batcher_options;
 
 typedef enum { BATCHER_SUBMITTED = 0, BATCHER_FULL, BATCHER_STOPPED } batcher_submit_status;

@@ -11,6 +11,7 @@
 #include "batcher.h"
 #include "config.h"
 #include "labels.h"
+#include "metrics.h"
 #include "preprocess.h"
 
 typedef struct {
@@ -20,8 +21,11 @@ typedef struct {
     batcher *batcher;
     size_t tensor_len;
     int num_classes;
-    const char *model_kind;  /* "pretrained", "seeded", "unknown" */
-    const char *model_info;  /* the model's metadata JSON, for /v2/models/... */
+    metrics *metrics;
+    const char *model_arch;   /* e.g. "densenet121" */
+    const char *model_kind;   /* "pretrained", "seeded", "unknown" */
+    long long model_seed;     /* -1 when not seeded */
+    const char *precision;    /* "fp32" or "bf16" */
 } http_deps;
 
 typedef struct http_server http_server;

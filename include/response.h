@@ -17,4 +17,8 @@ char *response_message_json(const char *message);
  * also "predictions":[{"class_id","class_name","probability"},...]. */
 char *response_result_json(const labels *l, const float *logits, int num_classes, int topk);
 
+/* GET /info: {"name":"inferd","version":..,"model":{"arch","weights","seed","precision","input_size"}} */
+char *response_info_json(const char *version, const char *arch, const char *weights, long long seed,
+                         const char *precision, int input_size);
+
 #endif

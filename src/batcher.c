@@ -136,6 +136,7 @@ static void *worker_main(void *arg) {
         }
         char err[160] = "";
         int rc = model_forward(w->model, w->inputs, n, w->logits, err, sizeof(err));
+        if (b->opts.on_batch) b->opts.on_batch(b->opts.on_batch_ctx, n, (double)(util_now_ns() - started) / 1e9);
         for (int i = 0; i < n; i++) {
             if (rc == 0) {
                 memcpy(batch[i]->logits, w->logits + (size_t)i * b->num_classes, sizeof(float) * (size_t)b->num_classes);

@@ -12,10 +12,19 @@
 
 #include <microhttpd.h>
 
+#include "kserve.h"
 #include "log.h"
 #include "pipeline.h"
 #include "response.h"
 #include "util.h"
+
+#ifndef INFERD_VERSION
+#define INFERD_VERSION "0.1.0"
+#endif
+
+/* The browser page, embedded at build time from web/index.html. */
+extern const unsigned char inferd_web_page[];
+extern const size_t inferd_web_page_len;
 
 #define POST_BUFFER_SIZE (64 * 1024)
 #define MAX_TOPK_FIELD 16
@@ -31,7 +40,24 @@ struct http_server {
     atomic_ullong next_request_id;
 };
 
-typedef enum { ROUTE_ROOT, ROUTE_HEALTH, ROUTE_READY, ROUTE_NOT_FOUND } route_id;
+typedef enum {
+    ROUTE_ROOT,
+    ROUTE_HEALTH,
+    ROUTE_READY,
+    ROUTE_METRICS,
+    ROUTE_INFO,
+    ROUTE_V2_SERVER,
+    ROUTE_V2_MODEL,
+    ROUTE_V2_MODEL_READY,
+    ROUTE_V2_INFER,
+    ROUTE_NOT_FOUND
+} route_id;
+
+/* Fixed metric labels, one per route: never client text. */
+static const char *const route_labels[] = {"/",         "/health",          "/ready",
+                                           "/metrics",  "/info",            "/v2",
+                                           "/v2/models", "/v2/models/ready", "/v2/models/infer",
+                                           "other"};
 
 typedef enum { REQ_RECEIVING, REQ_WAITING, REQ_ANSWERED } request_state;
 
@@ -56,6 +82,10 @@ typedef struct {
     char request_id[64];
     struct MHD_PostProcessor *post;
     int raw_body;
+    int json_body;             /* KServe infer: the body is JSON, kept in json_text */
+    char *json_text;
+    size_t json_len, json_cap;
+    kserve_request kserve;
     image_item *items;
     int item_count, item_cap;
     image_item *current; /* the multipart part being streamed */
@@ -71,6 +101,8 @@ typedef struct {
     uint64_t bytes_out;
     double queue_ms, model_ms;
 } request;
+
+static void observe_item(http_server *s, const image_item *item);
 
 /* ---- responses ---- */
 
@@ -209,16 +241,14 @@ static void release_pending(request *req) {
     if (atomic_fetch_sub(&req->pending, 1) == 1) MHD_resume_connection(req->conn);
 }
 
-/* Decodes every image of a fully received request, submits the good ones and
- * suspends the connection; returns 0 when nothing was submitted (answer now). */
-static int start_inference(request *req) {
+/* Decodes every image of a fully received request, then submits the good ones
+ * together (so that they can share a batch) and suspends the connection. The
+ * connection is resumed, and answered, once the last job is done; when no
+ * image reaches the model it is resumed at once. */
+static void start_inference(request *req) {
     http_server *s = req->server;
     const http_deps *d = &s->deps;
-    int submitted = 0;
     batcher_expect(d->batcher, req->item_count);
-    atomic_store(&req->pending, 1); /* guard: no resume before every job is out */
-    MHD_suspend_connection(req->conn);
-    req->state = REQ_WAITING;
     for (int i = 0; i < req->item_count; i++) {
         image_item *item = &req->items[i];
         item->tensor = malloc(sizeof(float) * d->tensor_len);
@@ -226,15 +256,22 @@ static int start_inference(request *req) {
         if (!item->tensor || !item->logits) {
             item->status = 500;
             snprintf(item->error, sizeof(item->error), "out of memory");
-            batcher_expect(d->batcher, -1);
             continue;
         }
+        uint64_t t0 = util_now_ns();
         image_status st = pipeline_prepare(d->preprocess, &s->limits, item->data, item->len, item->tensor,
                                            item->error, sizeof(item->error));
+        metrics_observe_preprocess(d->metrics, (double)(util_now_ns() - t0) / 1e9);
         free(item->data); /* the bytes are no longer needed: keep memory per request small */
         item->data = NULL;
-        if (st != IMAGE_OK) {
-            item->status = pipeline_http_status(st);
+        item->status = st == IMAGE_OK ? 0 : pipeline_http_status(st);
+    }
+    atomic_store(&req->pending, 1); /* guard: no resume before every job is out */
+    MHD_suspend_connection(req->conn);
+    req->state = REQ_WAITING;
+    for (int i = 0; i < req->item_count; i++) {
+        image_item *item = &req->items[i];
+        if (item->status != 0) {
             batcher_expect(d->batcher, -1);
             continue;
         }
@@ -251,13 +288,9 @@ static int start_inference(request *req) {
             snprintf(item->error, sizeof(item->error), "%s",
                      bs == BATCHER_FULL ? "server busy: inference queue is full, retry later"
                                         : "server is shutting down");
-            continue;
         }
-        item->status = 0; /* pending */
-        submitted++;
     }
     release_pending(req); /* drop the guard; resumes at once if every job already finished */
-    return submitted;
 }
 
 static void finish_items(request *req) {
@@ -278,16 +311,43 @@ static void finish_items(request *req) {
             log_error("request %s: %s", req->request_id, job->error);
             break;
         }
-        double queue_ms = (double)(job->started_ns - job->enqueued_ns) / 1e6;
-        double model_ms = (double)(job->finished_ns - job->started_ns) / 1e6;
-        if (queue_ms > req->queue_ms) req->queue_ms = queue_ms;
-        if (model_ms > req->model_ms) req->model_ms = model_ms;
+        if (job->started_ns) {
+            double queue_ms = (double)(job->started_ns - job->enqueued_ns) / 1e6;
+            double model_ms = (double)(job->finished_ns - job->started_ns) / 1e6;
+            if (queue_ms > req->queue_ms) req->queue_ms = queue_ms;
+            if (model_ms > req->model_ms) req->model_ms = model_ms;
+            metrics_observe_queue_wait(req->server->deps.metrics, queue_ms / 1e3);
+        }
     }
+    for (int i = 0; i < req->item_count; i++) observe_item(req->server, &req->items[i]);
+}
+
+static void observe_item(http_server *s, const image_item *item) {
+    metrics_count_image(s->deps.metrics, item->status == 200);
+}
+
+static enum MHD_Result answer_kserve(request *req) {
+    const http_deps *d = &req->server->deps;
+    for (int i = 0; i < req->item_count; i++) {
+        image_item *item = &req->items[i];
+        if (item->status != 200) {
+            char msg[320];
+            snprintf(msg, sizeof(msg), "image %d: %s", i, item->error);
+            return send_error(req, item->status, msg);
+        }
+    }
+    const float **logits = malloc(sizeof(float *) * (size_t)req->item_count);
+    if (!logits) return send_json(req, 500, NULL, NULL);
+    for (int i = 0; i < req->item_count; i++) logits[i] = req->items[i].logits;
+    char *body = kserve_infer_response(&req->kserve, d->labels, logits, d->num_classes);
+    free(logits);
+    return send_json(req, 200, body, NULL);
 }
 
 static enum MHD_Result answer_inference(request *req) {
     const http_deps *d = &req->server->deps;
     finish_items(req);
+    if (req->route == ROUTE_V2_INFER) return answer_kserve(req);
     if (req->item_count == 1) {
         image_item *item = &req->items[0];
         if (item->status != 200) return send_error(req, item->status, item->error);
@@ -346,10 +406,78 @@ static enum MHD_Result answer_inference(request *req) {
 /* ---- routing ---- */
 
 static route_id route_of(const char *url) {
-    if (!strcmp(url, "/")) return ROUTE_ROOT;
-    if (!strcmp(url, "/health") || !strcmp(url, "/v2/health/live")) return ROUTE_HEALTH;
-    if (!strcmp(url, "/ready") || !strcmp(url, "/v2/health/ready")) return ROUTE_READY;
+    static const struct {
+        const char *path;
+        route_id route;
+    } table[] = {
+        {"/", ROUTE_ROOT},
+        {"/health", ROUTE_HEALTH},
+        {"/v2/health/live", ROUTE_HEALTH},
+        {"/ready", ROUTE_READY},
+        {"/v2/health/ready", ROUTE_READY},
+        {"/metrics", ROUTE_METRICS},
+        {"/info", ROUTE_INFO},
+        {"/v2", ROUTE_V2_SERVER},
+        {"/v2/models/" KSERVE_MODEL_NAME, ROUTE_V2_MODEL},
+        {"/v2/models/" KSERVE_MODEL_NAME "/versions/1", ROUTE_V2_MODEL},
+        {"/v2/models/" KSERVE_MODEL_NAME "/ready", ROUTE_V2_MODEL_READY},
+        {"/v2/models/" KSERVE_MODEL_NAME "/versions/1/ready", ROUTE_V2_MODEL_READY},
+        {"/v2/models/" KSERVE_MODEL_NAME "/infer", ROUTE_V2_INFER},
+        {"/v2/models/" KSERVE_MODEL_NAME "/versions/1/infer", ROUTE_V2_INFER},
+    };
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+        if (!strcmp(url, table[i].path)) return table[i].route;
     return ROUTE_NOT_FOUND;
+}
+
+/* A browser asks for text/html; API clients (curl's default Accept: * / *,
+ * or application/json) keep the original JSON answer. */
+static int wants_html(struct MHD_Connection *conn) {
+    const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    return accept && strstr(accept, "text/html") != NULL;
+}
+
+static enum MHD_Result send_page(request *req) {
+    const char *dir = req->server->deps.cfg->static_dir;
+    if (dir && *dir) {
+        char path[4096], err[128];
+        char *text;
+        size_t len;
+        snprintf(path, sizeof(path), "%s/index.html", dir);
+        if (util_read_file(path, 4u << 20, &text, &len, err, sizeof(err)) != 0) {
+            log_error("static page %s: %s", path, err);
+            return send_error(req, 500, "the browser page is not available");
+        }
+        enum MHD_Result rc = send_body(req, 200, "text/html; charset=utf-8", text, len, NULL);
+        free(text);
+        return rc;
+    }
+    return send_body(req, 200, "text/html; charset=utf-8", (const char *)inferd_web_page, inferd_web_page_len, NULL);
+}
+
+static enum MHD_Result send_info(request *req) {
+    const http_deps *d = &req->server->deps;
+    return send_json(req, 200,
+                     response_info_json(INFERD_VERSION, d->model_arch, d->model_kind, d->model_seed, d->precision,
+                                        d->cfg->crop),
+                     NULL);
+}
+
+static enum MHD_Result send_metrics(request *req) {
+    http_server *s = req->server;
+    metrics_gauges g = {
+        .in_flight = atomic_load(&s->in_flight),
+        .queue_depth = batcher_queue_depth(s->deps.batcher),
+        .ready = atomic_load(&s->ready),
+        .model_name = s->deps.model_arch,
+        .weights = s->deps.model_kind,
+        .precision = s->deps.precision,
+    };
+    char *text = metrics_render(s->deps.metrics, &g);
+    if (!text) return send_json(req, 500, NULL, NULL);
+    enum MHD_Result rc = send_body(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text), NULL);
+    free(text);
+    return rc;
 }
 
 static enum MHD_Result method_not_allowed(request *req, const char *allow) {
@@ -360,35 +488,73 @@ static enum MHD_Result method_not_allowed(request *req, const char *allow) {
 
 static int is_get(const char *method) { return !strcmp(method, "GET") || !strcmp(method, "HEAD"); }
 
-/* First call for a request: answers what needs no body, or prepares to read it. */
-static enum MHD_Result begin_request(request *req, const char *method) {
+static enum MHD_Result check_content_length(request *req) {
     http_server *s = req->server;
-    switch (req->route) {
-    case ROUTE_HEALTH:
-        if (!is_get(method)) return method_not_allowed(req, "GET, HEAD");
-        return send_body(req, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
-    case ROUTE_READY:
-        if (!is_get(method)) return method_not_allowed(req, "GET, HEAD");
-        if (atomic_load(&s->draining)) return send_error(req, 503, "shutting down");
-        if (!atomic_load(&s->ready)) return send_error(req, 503, "model is loading");
-        return send_body(req, 200, "application/json", "{\"status\":\"ready\"}", 18, NULL);
-    case ROUTE_NOT_FOUND: return send_error(req, 404, "not found");
-    case ROUTE_ROOT: break;
-    }
-    if (is_get(method)) return send_json(req, 200, response_message_json("no input image"), NULL);
-    if (strcmp(method, "POST") != 0) return method_not_allowed(req, "GET, HEAD, POST");
-
     const char *length = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (length) {
         char *end;
         unsigned long long n = strtoull(length, &end, 10);
-        if (end != length && (int64_t)n > s->deps.cfg->max_body_bytes) {
+        if (end != length && n > (unsigned long long)s->deps.cfg->max_body_bytes) {
             char msg[128];
             snprintf(msg, sizeof(msg), "request body of %llu bytes is larger than the limit of %lld", n,
                      (long long)s->deps.cfg->max_body_bytes);
             return send_error(req, 413, msg);
         }
     }
+    return MHD_YES;
+}
+
+/* First call for a request: answers what needs no body, or prepares to read it. */
+static enum MHD_Result begin_request(request *req, const char *method) {
+    http_server *s = req->server;
+    const http_deps *d = &s->deps;
+    int get = is_get(method);
+    switch (req->route) {
+    case ROUTE_HEALTH:
+        if (!get) return method_not_allowed(req, "GET, HEAD");
+        return send_body(req, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
+    case ROUTE_READY:
+    case ROUTE_V2_MODEL_READY:
+        if (!get) return method_not_allowed(req, "GET, HEAD");
+        if (atomic_load(&s->draining)) return send_error(req, 503, "shutting down");
+        if (!atomic_load(&s->ready)) return send_error(req, 503, "model is loading");
+        if (req->route == ROUTE_V2_MODEL_READY) {
+            const char body[] = "{\"name\":\"" KSERVE_MODEL_NAME "\",\"ready\":true}";
+            return send_body(req, 200, "application/json", body, sizeof(body) - 1, NULL);
+        }
+        return send_body(req, 200, "application/json", "{\"status\":\"ready\"}", 18, NULL);
+    case ROUTE_METRICS:
+        if (!get) return method_not_allowed(req, "GET, HEAD");
+        return send_metrics(req);
+    case ROUTE_INFO:
+        if (!get) return method_not_allowed(req, "GET, HEAD");
+        return send_info(req);
+    case ROUTE_V2_SERVER:
+        if (!get) return method_not_allowed(req, "GET, HEAD");
+        return send_json(req, 200, kserve_server_metadata(INFERD_VERSION), NULL);
+    case ROUTE_V2_MODEL:
+        if (!get) return method_not_allowed(req, "GET, HEAD");
+        return send_json(req, 200, kserve_model_metadata(d->cfg->crop, d->num_classes, d->model_kind, d->precision),
+                         NULL);
+    case ROUTE_V2_INFER: {
+        if (strcmp(method, "POST") != 0) return method_not_allowed(req, "POST");
+        if (check_content_length(req) != MHD_YES || req->state == REQ_ANSWERED) return MHD_YES;
+        const char *type = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (type && strncasecmp(type, "application/json", 16) != 0)
+            return send_error(req, 415, "the infer request must be application/json");
+        req->json_body = 1;
+        return MHD_YES;
+    }
+    case ROUTE_NOT_FOUND: return send_error(req, 404, "not found");
+    case ROUTE_ROOT: break;
+    }
+    if (get) {
+        if (wants_html(req->conn)) return send_page(req);
+        return send_json(req, 200, response_message_json("no input image"), NULL);
+    }
+    if (strcmp(method, "POST") != 0) return method_not_allowed(req, "GET, HEAD, POST");
+    if (check_content_length(req) != MHD_YES || req->state == REQ_ANSWERED) return MHD_YES;
+
     const char *topk = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "topk");
     if (!topk) topk = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Topk");
     if (topk && parse_topk(topk, &req->topk) != 0)
@@ -426,6 +592,21 @@ static enum MHD_Result receive_body(request *req, const char *data, size_t *size
         } else if (req->raw_body) {
             image_item *item = req->item_count ? &req->items[0] : add_item(req);
             if (item) append_bytes(req, item, data, *size);
+        } else if (req->json_body) {
+            if (req->json_len + *size + 1 > req->json_cap) {
+                size_t cap = req->json_cap ? req->json_cap : 64 * 1024;
+                while (cap < req->json_len + *size + 1) cap *= 2;
+                char *grown = realloc(req->json_text, cap);
+                if (!grown) {
+                    set_request_error(req, 500, "out of memory");
+                    *size = 0;
+                    return MHD_YES;
+                }
+                req->json_text = grown;
+                req->json_cap = cap;
+            }
+            memcpy(req->json_text + req->json_len, data, *size);
+            req->json_len += *size;
         }
     }
     *size = 0;
@@ -440,6 +621,22 @@ static enum MHD_Result body_complete(request *req) {
         req->post = NULL;
     }
     if (req->error_status) return send_error(req, req->error_status, req->error);
+    if (req->json_body) {
+        char err[256];
+        int status = kserve_parse_infer(req->json_text ? req->json_text : "", req->json_len,
+                                        req->server->deps.cfg->max_images, &req->kserve, err, sizeof(err));
+        free(req->json_text);
+        req->json_text = NULL;
+        if (status != 0) return send_error(req, status, err);
+        /* The decoded images become ordinary items; kserve keeps only the options. */
+        for (int i = 0; i < req->kserve.image_count; i++) {
+            image_item *item = add_item(req);
+            if (!item) return send_error(req, req->error_status, req->error);
+            item->data = req->kserve.images[i].data;
+            item->len = req->kserve.images[i].len;
+            req->kserve.images[i].data = NULL;
+        }
+    }
     if (req->item_count == 0) {
         return send_error(req, 400,
                           req->raw_body ? "empty request body: no image"
@@ -513,7 +710,11 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
         };
         log_access(&e);
     }
+    metrics_observe_request(s->deps.metrics, route_labels[req->route], req->status_sent,
+                            (double)(util_now_ns() - req->start_ns) / 1e9);
     if (req->post) MHD_destroy_post_processor(req->post);
+    free(req->json_text);
+    kserve_request_free(&req->kserve);
     for (int i = 0; i < req->item_count; i++) {
         free(req->items[i].data);
         free(req->items[i].tensor);

@@ -14,6 +14,7 @@
 #include "labels.h"
 #include "log.h"
 #include "model.h"
+#include "metrics.h"
 #include "model_meta.h"
 #include "preprocess.h"
 #include "util.h"
@@ -26,8 +27,13 @@ typedef struct {
     int model_count;
     batcher *batcher;
     http_server *http;
+    metrics *metrics;
     model_meta meta;
 } app;
+
+static void record_batch(void *ctx, int batch_size, double seconds) {
+    metrics_observe_batch(ctx, batch_size, seconds);
+}
 
 static void app_free(app *a) {
     http_server_stop(a->http);
@@ -39,6 +45,7 @@ static void app_free(app *a) {
     free(a->models);
     preprocess_free(a->preprocess);
     labels_free(a->labels);
+    metrics_free(a->metrics);
     config_free(&a->cfg);
 }
 
@@ -68,6 +75,11 @@ static int load_models(app *a, char *err, size_t errlen) {
 static int app_start(app *a, char *err, size_t errlen) {
     const inferd_config *cfg = &a->cfg;
     if (labels_load(cfg->class_index_path, &a->labels, err, errlen) != 0) return -1;
+    a->metrics = metrics_create();
+    if (!a->metrics) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
 
     preprocess_config pc;
     preprocess_config_default(&pc);
@@ -102,6 +114,8 @@ static int app_start(app *a, char *err, size_t errlen) {
         .queue_capacity = cfg->queue_capacity,
         .request_timeout_ms = cfg->request_timeout_ms,
         .warmup_rounds = cfg->warmup,
+        .on_batch = record_batch,
+        .on_batch_ctx = a->metrics,
     };
     if (batcher_create(a->models, a->model_count, &bo, preprocess_tensor_len(a->preprocess), classes, &a->batcher,
                        err, errlen) != 0)
@@ -114,8 +128,11 @@ static int app_start(app *a, char *err, size_t errlen) {
         .batcher = a->batcher,
         .tensor_len = preprocess_tensor_len(a->preprocess),
         .num_classes = classes,
+        .metrics = a->metrics,
+        .model_arch = a->meta.arch,
         .model_kind = a->meta.weights,
-        .model_info = model_metadata(a->models[0]),
+        .model_seed = a->meta.seed,
+        .precision = cfg->precision,
     };
     if (http_server_start(&deps, &a->http, err, errlen) != 0) return -1;
     log_info("listening on %s port %d (http threads %d, max batch %d, queue %d, body limit %lld bytes, "

@@ -68,3 +68,20 @@ static cJSON *result_object(const labels *l, const float *logits, int num_classe
 char *response_result_json(const labels *l, const float *logits, int num_classes, int topk) {
     return print_and_delete(result_object(l, logits, num_classes, topk));
 }
+
+char *response_info_json(const char *version, const char *arch, const char *weights, long long seed,
+                         const char *precision, int input_size) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "name", "inferd");
+    cJSON_AddStringToObject(root, "version", version);
+    cJSON *m = cJSON_AddObjectToObject(root, "model");
+    cJSON_AddStringToObject(m, "arch", arch);
+    cJSON_AddStringToObject(m, "weights", weights);
+    if (seed >= 0)
+        cJSON_AddNumberToObject(m, "seed", (double)seed);
+    else
+        cJSON_AddNullToObject(m, "seed");
+    cJSON_AddStringToObject(m, "precision", precision);
+    cJSON_AddNumberToObject(m, "input_size", input_size);
+    return print_and_delete(root);
+}

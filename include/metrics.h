@@ -1,0 +1,36 @@
+/* metrics: the server's counters and histograms, rendered in Prometheus
+ * text exposition format for GET /metrics. Thread-safe recording from HTTP
+ * and model threads; it measures nothing itself except the process RSS. */
+#ifndef INFERD_METRICS_H
+#define INFERD_METRICS_H
+
+#include <stddef.h>
+
+typedef struct metrics metrics;
+
+metrics *metrics_create(void);
+void metrics_free(metrics *m);
+
+/* route is a fixed label such as "/", "/metrics", "/v2/models/infer", "other". */
+void metrics_observe_request(metrics *m, const char *route, int status, double seconds);
+void metrics_observe_preprocess(metrics *m, double seconds);
+void metrics_observe_queue_wait(metrics *m, double seconds);
+void metrics_observe_batch(metrics *m, int batch_size, double forward_seconds);
+void metrics_count_image(metrics *m, int ok);
+
+typedef struct {
+    int in_flight;
+    int queue_depth;
+    int ready;
+    const char *model_name;
+    const char *weights;
+    const char *precision;
+} metrics_gauges;
+
+/* Returns malloc'd text (caller frees), NULL when out of memory. */
+char *metrics_render(metrics *m, const metrics_gauges *g);
+
+/* Resident set size of this process in bytes (0 if unknown). */
+long long metrics_process_rss_bytes(void);
+
+#endif
