@@ -725,13 +725,28 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     atomic_fetch_sub(&s->in_flight, 1);
 }
 
+/* libmicrohttpd reports every malformed request it rejects; a client must not
+ * be able to flood the log with them, so at most one line a second gets
+ * through, with a count of what was dropped. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
+    static atomic_ullong last_second, suppressed;
+    unsigned long long now = util_now_ns() / 1000000000u;
+    unsigned long long last = atomic_load(&last_second);
+    if (now == last || !atomic_compare_exchange_strong(&last_second, &last, now)) {
+        atomic_fetch_add(&suppressed, 1);
+        return;
+    }
     char line[512];
     vsnprintf(line, sizeof(line), fmt, ap);
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
-    log_warn("libmicrohttpd: %s", line);
+    unsigned long long dropped = atomic_exchange(&suppressed, 0);
+    if (dropped)
+        log_warn("libmicrohttpd: %s (%llu similar messages suppressed)", line, dropped);
+    else
+        log_warn("libmicrohttpd: %s", line);
 }
 
 int http_server_start(const http_deps *deps, http_server **out, char *err, size_t errlen) {

@@ -26,6 +26,7 @@ static void timestamp(char *buf, size_t len) {
     snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
+static void emit(const char *level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void emit(const char *level, const char *fmt, va_list ap) {
     char message[2048], ts[40];
     vsnprintf(message, sizeof(message), fmt, ap);
