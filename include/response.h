@@ -17,8 +17,10 @@ char *response_message_json(const char *message);
  * also "predictions":[{"class_id","class_name","probability"},...]. */
 char *response_result_json(const labels *l, const float *logits, int num_classes, int topk);
 
-/* GET /info: {"name":"inferd","version":..,"model":{"arch","weights","seed","precision","input_size"}} */
+/* GET /info: {"name":"inferd","version":..,"model":{"arch","weights","seed","precision","input_size"},
+ *             "limits":{"max_body_bytes","max_pixels","max_images"}} */
 char *response_info_json(const char *version, const char *arch, const char *weights, long long seed,
-                         const char *precision, int input_size);
+                         const char *precision, int input_size, long long max_body_bytes, long long max_pixels,
+                         int max_images);
 
 #endif

@@ -26,6 +26,9 @@ jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j 1 "${ctest_args[@]}"
+# The browser page end to end in headless Chromium (installs chromium and
+# playwright-core on first use).
+scripts/browser-test.sh --binary build/inferd --model build/test-model/densenet121-seeded0.pt
 
 if [ $sanitize = 1 ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DINFERD_SANITIZE=ON \

@@ -459,7 +459,8 @@ static enum MHD_Result send_info(request *req) {
     const http_deps *d = &req->server->deps;
     return send_json(req, 200,
                      response_info_json(INFERD_VERSION, d->model_arch, d->model_kind, d->model_seed, d->precision,
-                                        d->cfg->crop),
+                                        d->cfg->crop, (long long)d->cfg->max_body_bytes, (long long)d->cfg->max_pixels,
+                                        d->cfg->max_images),
                      NULL);
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <stb_image.h>
+#include <zlib.h>
 
 #ifdef INFERD_JPEG_TURBO
 #include <jpeglib.h>
@@ -81,11 +82,24 @@ static void jpeg_error_exit(j_common_ptr cinfo) {
     longjmp(state->escape, 1);
 }
 
-/* Warnings are not printed (a client must not be able to flood the log);
- * premature end of data is remembered because PIL refuses truncated files. */
+/* Warnings are not printed (a client must not be able to flood the log).
+ * Premature end of data is refused as PIL refuses truncated files; so is
+ * entropy-coded data libjpeg had to skip or resynchronise over, because what
+ * it then decodes is partly invented and the class would be meaningless. */
 static void jpeg_emit_message(j_common_ptr cinfo, int msg_level) {
     jpeg_error_state *state = (jpeg_error_state *)cinfo->err;
-    if (msg_level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) state->truncated = 1;
+    if (msg_level >= 0) return;
+    switch (cinfo->err->msg_code) {
+    case JWRN_JPEG_EOF:
+    case JWRN_HUFF_BAD_CODE:
+    case JWRN_MUST_RESYNC:
+    case JWRN_NOT_SEQUENTIAL:
+    case JWRN_BOGUS_PROGRESSION:
+        state->truncated = 1;
+        cinfo->err->format_message(cinfo, state->message);
+        break;
+    default: break;
+    }
 }
 
 /* PIL's cmyk2rgb: r = 255 - min(255, c + k) done in its fixed-point form. */
@@ -158,13 +172,9 @@ static image_status decode_jpeg(const uint8_t *data, size_t len, const image_lim
         }
         if (jerr.truncated) break;
     }
+    if (!jerr.truncated) jpeg_finish_decompress(&cinfo);
     if (jerr.truncated) {
-        set_err(err, errlen, "invalid JPEG: image file is truncated");
-        goto fail;
-    }
-    jpeg_finish_decompress(&cinfo);
-    if (jerr.truncated) {
-        set_err(err, errlen, "invalid JPEG: image file is truncated");
+        if (err && errlen) snprintf(err, errlen, "invalid JPEG: corrupt or truncated data (%s)", jerr.message);
         goto fail;
     }
     jpeg_destroy_decompress(&cinfo);
@@ -210,6 +220,31 @@ static image_status decode_gray16_clipped(const uint8_t *data, int len, image_rg
     return IMAGE_OK;
 }
 
+/* stb_image does not verify PNG chunk CRCs; PIL does and refuses the file.
+ * Walking the chunk list also rejects chunk lengths that overrun the file. */
+static image_status check_png_chunks(const uint8_t *data, size_t len, char *err, size_t errlen) {
+    size_t pos = 8;
+    while (pos + 12 <= len) {
+        uint32_t chunk_len = (uint32_t)data[pos] << 24 | (uint32_t)data[pos + 1] << 16 |
+                             (uint32_t)data[pos + 2] << 8 | data[pos + 3];
+        if (chunk_len > len - pos - 12) break; /* truncated: stb reports it */
+        const uint8_t *type = data + pos + 4;
+        const uint8_t *crc_at = type + 4 + chunk_len;
+        uint32_t stored = (uint32_t)crc_at[0] << 24 | (uint32_t)crc_at[1] << 16 | (uint32_t)crc_at[2] << 8 | crc_at[3];
+        uint32_t actual = (uint32_t)crc32(crc32(0L, Z_NULL, 0), type, (uInt)(chunk_len + 4));
+        if (stored != actual) {
+            if (err && errlen)
+                snprintf(err, errlen, "invalid PNG: bad CRC in chunk '%c%c%c%c'", (type[0] >= 32 && type[0] < 127) ? type[0] : '?',
+                         (type[1] >= 32 && type[1] < 127) ? type[1] : '?', (type[2] >= 32 && type[2] < 127) ? type[2] : '?',
+                         (type[3] >= 32 && type[3] < 127) ? type[3] : '?');
+            return IMAGE_ERR_CORRUPT;
+        }
+        if (memcmp(type, "IEND", 4) == 0) break;
+        pos += 12 + (size_t)chunk_len;
+    }
+    return IMAGE_OK;
+}
+
 static image_status decode_stb(const uint8_t *data, size_t len, image_format format,
                                const image_limits *limits, image_rgb *out, char *err,
                                size_t errlen) {
@@ -224,6 +259,7 @@ static image_status decode_stb(const uint8_t *data, size_t len, image_format for
     }
     image_status status = check_dimensions(w, h, limits, err, errlen);
     if (status != IMAGE_OK) return status;
+    if (format == IMAGE_FORMAT_PNG && (status = check_png_chunks(data, len, err, errlen)) != IMAGE_OK) return status;
 
     if (format == IMAGE_FORMAT_PNG && channels == 1 && stbi_is_16_bit_from_memory(data, (int)len))
         return decode_gray16_clipped(data, (int)len, out, err, errlen);

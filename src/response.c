@@ -70,7 +70,8 @@ char *response_result_json(const labels *l, const float *logits, int num_classes
 }
 
 char *response_info_json(const char *version, const char *arch, const char *weights, long long seed,
-                         const char *precision, int input_size) {
+                         const char *precision, int input_size, long long max_body_bytes, long long max_pixels,
+                         int max_images) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "name", "inferd");
     cJSON_AddStringToObject(root, "version", version);
@@ -83,5 +84,9 @@ char *response_info_json(const char *version, const char *arch, const char *weig
         cJSON_AddNullToObject(m, "seed");
     cJSON_AddStringToObject(m, "precision", precision);
     cJSON_AddNumberToObject(m, "input_size", input_size);
+    cJSON *limits = cJSON_AddObjectToObject(root, "limits");
+    cJSON_AddNumberToObject(limits, "max_body_bytes", (double)max_body_bytes);
+    cJSON_AddNumberToObject(limits, "max_pixels", (double)max_pixels);
+    cJSON_AddNumberToObject(limits, "max_images", max_images);
     return print_and_delete(root);
 }
