@@ -35,8 +35,9 @@ size_t preprocess_tensor_len(const preprocess *pp);
 int preprocess_run(const preprocess *pp, const image_rgb *img, float *out, char *err, size_t errlen);
 
 /* torchvision's Resize(int) output size: the short side becomes `target`,
- * the long side int(target * long / short). */
-void preprocess_resized_size(int width, int height, int target, int *out_width, int *out_height);
+ * the long side int(target * long / short). Returns -1 (sizes 0) when the
+ * long side would not fit an int. */
+int preprocess_resized_size(int width, int height, int target, int *out_width, int *out_height);
 
 /* CenterCrop's offset of the crop window in a resized axis of length `size`;
  * negative when torchvision pads (crop larger than the image). */

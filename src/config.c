@@ -257,9 +257,9 @@ wrong_type:;
 
 int config_apply_json(inferd_config *cfg, const char *json, size_t len, const char *origin, char *err,
                       size_t errlen) {
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    cJSON *root = util_parse_json_document(json, len);
     if (!root) {
-        snprintf(err, errlen, "%s: not valid JSON", origin);
+        snprintf(err, errlen, "%s: not valid JSON (or text after the JSON object)", origin);
         return -1;
     }
     if (!cJSON_IsObject(root)) {

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <png.h>
 #include <stb_image.h>
-#include <zlib.h>
 
 #ifdef INFERD_JPEG_TURBO
 #include <jpeglib.h>
@@ -192,55 +192,177 @@ fail:
 }
 #endif
 
-/* PIL opens 16-bit grayscale PNGs as mode "I" and convert('RGB') clips each
- * value to 255 rather than scaling it, so we do the same. */
-static image_status decode_gray16_clipped(const uint8_t *data, int len, image_rgb *out, char *err,
-                                          size_t errlen) {
-    int w, h, n;
-    stbi_us *gray = stbi_load_16_from_memory(data, len, &w, &h, &n, 1);
-    if (!gray) {
-        if (err && errlen) snprintf(err, errlen, "invalid image: %s", stbi_failure_reason());
+/* ---- PNG: libpng, which verifies chunk CRCs, the zlib stream and its
+ * checksum, and truncation, as Pillow does (stb_image checks none of them). */
+
+typedef struct {
+    const uint8_t *data;
+    size_t len, pos;
+} png_source;
+
+typedef struct {
+    jmp_buf escape;
+    char message[192];
+} png_error_state;
+
+static void png_read_from_memory(png_structp png, png_bytep out, png_size_t n) {
+    png_source *src = png_get_io_ptr(png);
+    if (n > src->len - src->pos) png_error(png, "image file is truncated");
+    memcpy(out, src->data + src->pos, n);
+    src->pos += n;
+}
+
+static void png_on_error(png_structp png, png_const_charp msg) {
+    png_error_state *state = png_get_error_ptr(png);
+    snprintf(state->message, sizeof(state->message), "%s", msg);
+    longjmp(state->escape, 1);
+}
+
+static void png_on_warning(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
+
+/* Reads the header only: dimensions for the limit check and probing. */
+static image_status png_header(const uint8_t *data, size_t len, int *width, int *height, char *err, size_t errlen) {
+    if (len < 24 || memcmp(data + 12, "IHDR", 4) != 0) {
+        set_err(err, errlen, "invalid PNG: no IHDR header");
         return IMAGE_ERR_CORRUPT;
     }
-    size_t count = (size_t)w * (size_t)h;
-    uint8_t *rgb = malloc(count * 3);
-    if (!rgb) {
-        stbi_image_free(gray);
-        set_err(err, errlen, "out of memory decoding image");
-        return IMAGE_ERR_NOMEM;
+    uint32_t w = (uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 | (uint32_t)data[18] << 8 | data[19];
+    uint32_t h = (uint32_t)data[20] << 24 | (uint32_t)data[21] << 16 | (uint32_t)data[22] << 8 | data[23];
+    if (w > INT32_MAX || h > INT32_MAX) {
+        set_err(err, errlen, "invalid PNG: dimensions out of range");
+        return IMAGE_ERR_CORRUPT;
     }
-    for (size_t i = 0; i < count; i++) {
-        uint8_t v = gray[i] > 255 ? 255 : (uint8_t)gray[i];
-        rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = v;
-    }
-    stbi_image_free(gray);
-    out->width = w;
-    out->height = h;
-    out->pixels = rgb;
+    *width = (int)w;
+    *height = (int)h;
     return IMAGE_OK;
 }
 
-/* stb_image does not verify PNG chunk CRCs; PIL does and refuses the file.
- * Walking the chunk list also rejects chunk lengths that overrun the file. */
-static image_status check_png_chunks(const uint8_t *data, size_t len, char *err, size_t errlen) {
-    size_t pos = 8;
-    while (pos + 12 <= len) {
-        uint32_t chunk_len = (uint32_t)data[pos] << 24 | (uint32_t)data[pos + 1] << 16 |
-                             (uint32_t)data[pos + 2] << 8 | data[pos + 3];
-        if (chunk_len > len - pos - 12) break; /* truncated: stb reports it */
-        const uint8_t *type = data + pos + 4;
-        const uint8_t *crc_at = type + 4 + chunk_len;
-        uint32_t stored = (uint32_t)crc_at[0] << 24 | (uint32_t)crc_at[1] << 16 | (uint32_t)crc_at[2] << 8 | crc_at[3];
-        uint32_t actual = (uint32_t)crc32(crc32(0L, Z_NULL, 0), type, (uInt)(chunk_len + 4));
-        if (stored != actual) {
-            if (err && errlen)
-                snprintf(err, errlen, "invalid PNG: bad CRC in chunk '%c%c%c%c'", (type[0] >= 32 && type[0] < 127) ? type[0] : '?',
-                         (type[1] >= 32 && type[1] < 127) ? type[1] : '?', (type[2] >= 32 && type[2] < 127) ? type[2] : '?',
-                         (type[3] >= 32 && type[3] < 127) ? type[3] : '?');
-            return IMAGE_ERR_CORRUPT;
+static image_status decode_png(const uint8_t *data, size_t len, const image_limits *limits, image_rgb *out,
+                               char *err, size_t errlen) {
+    int w, h;
+    image_status status = png_header(data, len, &w, &h, err, errlen);
+    if (status == IMAGE_OK) status = check_dimensions(w, h, limits, err, errlen);
+    if (status != IMAGE_OK) return status;
+
+    png_error_state state;
+    png_source src = {data, len, 0};
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &state, png_on_error, png_on_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    uint8_t *volatile pixels = NULL;
+    uint16_t *volatile row16 = NULL;
+    if (!png || !info) {
+        png_destroy_read_struct(&png, &info, NULL);
+        set_err(err, errlen, "out of memory decoding PNG");
+        return IMAGE_ERR_NOMEM;
+    }
+    if (setjmp(state.escape)) {
+        if (err && errlen) snprintf(err, errlen, "invalid PNG: %s", state.message);
+        png_destroy_read_struct(&png, &info, NULL);
+        free(pixels);
+        free(row16);
+        return IMAGE_ERR_CORRUPT;
+    }
+    png_set_read_fn(png, &src, png_read_from_memory);
+    /* Our own limit was checked above; lift libpng's default 1M-pixel cap. */
+    png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+    png_read_info(png, info);
+    int color = png_get_color_type(png, info);
+    int depth = png_get_bit_depth(png, info);
+    /* PIL opens 16-bit grayscale as mode "I" and convert('RGB') clips each
+     * value to 255 instead of scaling; every other 16-bit PNG keeps the high
+     * byte of each sample. */
+    int gray16 = color == PNG_COLOR_TYPE_GRAY && depth == 16;
+    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    if (!gray16) {
+        if (depth == 16) png_set_strip_16(png);
+        if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
+        /* Alpha (and palette transparency, which is never expanded) is dropped, not composited. */
+        if ((color & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS)) png_set_strip_alpha(png);
+    } else {
+        png_set_swap(png); /* 16-bit samples in host order */
+    }
+    int passes = png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+
+    size_t row_bytes = png_get_rowbytes(png, info);
+    size_t width = (size_t)w, height = (size_t)h;
+    if (row_bytes != (gray16 ? width * 2 : width * 3)) png_error(png, "unexpected row layout");
+    pixels = malloc(width * height * 3);
+    if (!pixels) png_error(png, "out of memory");
+    if (gray16) {
+        /* Interlaced 16-bit gray needs whole-image rows kept between passes. */
+        row16 = malloc(width * height * sizeof(uint16_t));
+        if (!row16) png_error(png, "out of memory");
+        for (int pass = 0; pass < passes; pass++)
+            for (size_t y = 0; y < height; y++) png_read_row(png, (png_bytep)(row16 + y * width), NULL);
+        for (size_t i = 0; i < width * height; i++) {
+            uint8_t v = row16[i] > 255 ? 255 : (uint8_t)row16[i];
+            pixels[3 * i] = pixels[3 * i + 1] = pixels[3 * i + 2] = v;
         }
-        if (memcmp(type, "IEND", 4) == 0) break;
-        pos += 12 + (size_t)chunk_len;
+    } else {
+        for (int pass = 0; pass < passes; pass++)
+            for (size_t y = 0; y < height; y++) png_read_row(png, pixels + y * width * 3, NULL);
+    }
+    /* Like PIL, the chunks after the image data (IEND) are not required. */
+    png_destroy_read_struct(&png, &info, NULL);
+    free(row16);
+    out->width = w;
+    out->height = h;
+    out->pixels = pixels;
+    return IMAGE_OK;
+}
+
+/* GIF logical screen and BMP info header: read here so that the size limit
+ * is enforced before stb_image allocates anything, and so that huge sizes
+ * report "too large" rather than stb's generic failure. */
+static image_status stb_header(const uint8_t *data, size_t len, image_format format, int *width, int *height,
+                               char *err, size_t errlen) {
+    if (format == IMAGE_FORMAT_GIF) {
+        if (len < 10) goto short_header;
+        *width = data[6] | data[7] << 8;
+        *height = data[8] | data[9] << 8;
+        return IMAGE_OK;
+    }
+    /* BMP */
+    if (len < 26) goto short_header;
+    uint32_t header_size = (uint32_t)data[14] | (uint32_t)data[15] << 8 | (uint32_t)data[16] << 16 | (uint32_t)data[17] << 24;
+    if (header_size == 12) { /* OS/2 BITMAPCOREHEADER: 16-bit sizes */
+        *width = data[18] | data[19] << 8;
+        *height = data[20] | data[21] << 8;
+        return IMAGE_OK;
+    }
+    int32_t w = (int32_t)((uint32_t)data[18] | (uint32_t)data[19] << 8 | (uint32_t)data[20] << 16 | (uint32_t)data[21] << 24);
+    int32_t h = (int32_t)((uint32_t)data[22] | (uint32_t)data[23] << 8 | (uint32_t)data[24] << 16 | (uint32_t)data[25] << 24);
+    if (h == INT32_MIN || w < 0) {
+        set_err(err, errlen, "invalid BMP: bad dimensions");
+        return IMAGE_ERR_CORRUPT;
+    }
+    *width = w;
+    *height = h < 0 ? -h : h; /* negative height: top-down rows */
+    return IMAGE_OK;
+short_header:
+    if (err && errlen) snprintf(err, errlen, "invalid %s: header is truncated", image_format_name(format));
+    return IMAGE_ERR_CORRUPT;
+}
+
+/* Uncompressed BMP pixel data must all be there: PIL refuses truncated files
+ * (it tolerates only the last row's padding missing), while stb_image would
+ * silently fill the rest with zeros. */
+static image_status bmp_check_complete(const uint8_t *data, size_t len, int width, int height, char *err,
+                                       size_t errlen) {
+    if (len < 34) return IMAGE_OK;
+    uint32_t header_size = (uint32_t)data[14] | (uint32_t)data[15] << 8 | (uint32_t)data[16] << 16 | (uint32_t)data[17] << 24;
+    if (header_size < 40) return IMAGE_OK;
+    uint32_t offset = (uint32_t)data[10] | (uint32_t)data[11] << 8 | (uint32_t)data[12] << 16 | (uint32_t)data[13] << 24;
+    uint32_t bpp = (uint32_t)data[28] | (uint32_t)data[29] << 8;
+    uint32_t compression = (uint32_t)data[30] | (uint32_t)data[31] << 8 | (uint32_t)data[32] << 16 | (uint32_t)data[33] << 24;
+    if ((compression != 0 && compression != 3) || bpp == 0 || bpp > 32) return IMAGE_OK;
+    uint64_t row = (((uint64_t)width * bpp + 31) / 32) * 4;
+    uint64_t last_row = ((uint64_t)width * bpp + 7) / 8;
+    if ((uint64_t)offset + row * (uint64_t)(height - 1) + last_row > len) {
+        set_err(err, errlen, "invalid BMP: image file is truncated");
+        return IMAGE_ERR_CORRUPT;
     }
     return IMAGE_OK;
 }
@@ -252,21 +374,14 @@ static image_status decode_stb(const uint8_t *data, size_t len, image_format for
         set_err(err, errlen, "image file too large");
         return IMAGE_ERR_TOO_LARGE;
     }
-    int w, h, channels;
-    if (!stbi_info_from_memory(data, (int)len, &w, &h, &channels)) {
-        if (err && errlen) snprintf(err, errlen, "invalid %s: %s", image_format_name(format), stbi_failure_reason());
-        return IMAGE_ERR_CORRUPT;
-    }
-    image_status status = check_dimensions(w, h, limits, err, errlen);
+    int w, h;
+    image_status status = stb_header(data, len, format, &w, &h, err, errlen);
+    if (status == IMAGE_OK) status = check_dimensions(w, h, limits, err, errlen);
+    if (status == IMAGE_OK && format == IMAGE_FORMAT_BMP) status = bmp_check_complete(data, len, w, h, err, errlen);
     if (status != IMAGE_OK) return status;
-    if (format == IMAGE_FORMAT_PNG && (status = check_png_chunks(data, len, err, errlen)) != IMAGE_OK) return status;
-
-    if (format == IMAGE_FORMAT_PNG && channels == 1 && stbi_is_16_bit_from_memory(data, (int)len))
-        return decode_gray16_clipped(data, (int)len, out, err, errlen);
 
     /* Asking stb for 3 channels replicates gray, looks up palettes and drops
-     * alpha without compositing: PIL's convert('RGB'). 16-bit samples keep
-     * their high byte, as PIL's RGB;16B unpacking does. */
+     * alpha without compositing: PIL's convert('RGB'). */
     int dw, dh, dn;
     uint8_t *rgb = stbi_load_from_memory(data, (int)len, &dw, &dh, &dn, 3);
     if (!rgb) {
@@ -297,7 +412,7 @@ image_status image_probe(const uint8_t *data, size_t len, int *width, int *heigh
         set_err(err, errlen, "unsupported image format (accepted: JPEG, PNG, GIF, BMP)");
         return IMAGE_ERR_UNSUPPORTED;
     }
-    int w = 0, h = 0, n = 0;
+    int w = 0, h = 0;
 #ifdef INFERD_JPEG_TURBO
     if (format == IMAGE_FORMAT_JPEG) {
         struct jpeg_decompress_struct cinfo;
@@ -317,16 +432,17 @@ image_status image_probe(const uint8_t *data, size_t len, int *width, int *heigh
         w = (int)cinfo.image_width;
         h = (int)cinfo.image_height;
         jpeg_destroy_decompress(&cinfo);
+        image_status status = check_dimensions(w, h, NULL, err, errlen);
+        if (status != IMAGE_OK) return status;
         *width = w;
         *height = h;
         return IMAGE_OK;
     }
 #endif
-    if (len > INT_MAX || !stbi_info_from_memory(data, (int)len, &w, &h, &n)) {
-        if (err && errlen) snprintf(err, errlen, "invalid %s: %s", image_format_name(format),
-                                    len > INT_MAX ? "file too large" : stbi_failure_reason());
-        return IMAGE_ERR_CORRUPT;
-    }
+    image_status status = format == IMAGE_FORMAT_PNG ? png_header(data, len, &w, &h, err, errlen)
+                                                     : stb_header(data, len, format, &w, &h, err, errlen);
+    if (status == IMAGE_OK) status = check_dimensions(w, h, NULL, err, errlen);
+    if (status != IMAGE_OK) return status;
     *width = w;
     *height = h;
     return IMAGE_OK;
@@ -347,5 +463,6 @@ image_status image_decode_rgb(const uint8_t *data, size_t len, const image_limit
 #ifdef INFERD_JPEG_TURBO
     if (format == IMAGE_FORMAT_JPEG) return decode_jpeg(data, len, limits, out, err, errlen);
 #endif
+    if (format == IMAGE_FORMAT_PNG) return decode_png(data, len, limits, out, err, errlen);
     return decode_stb(data, len, format, limits, out, err, errlen);
 }

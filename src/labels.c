@@ -1,6 +1,5 @@
 #include "labels.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,18 +28,20 @@ void labels_free(labels *l) {
     free(l);
 }
 
+/* Canonical decimal only: digits, no sign, space or leading zero. */
 static int parse_index_key(const char *key, int count) {
-    char *end;
-    if (!key || !*key || (key[0] == '0' && key[1])) return -1; /* no leading zeros */
-    errno = 0;
-    long v = strtol(key, &end, 10);
-    if (errno || *end || v < 0 || v >= count) return -1;
-    return (int)v;
+    if (!key || !*key || (key[0] == '0' && key[1])) return -1;
+    long v = 0;
+    for (const char *p = key; *p; p++) {
+        if (*p < '0' || *p > '9' || v > count) return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return v < count ? (int)v : -1;
 }
 
 int labels_parse(const char *json, size_t len, labels **out, char *err, size_t errlen) {
     *out = NULL;
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    cJSON *root = util_parse_json_document(json, len);
     if (!root) {
         snprintf(err, errlen, "class index is not valid JSON (near byte %ld)",
                  (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - json : 0));

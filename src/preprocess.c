@@ -66,11 +66,15 @@ size_t preprocess_tensor_len(const preprocess *pp) {
     return (size_t)3 * (size_t)pp->cfg.crop_width * (size_t)pp->cfg.crop_height;
 }
 
-void preprocess_resized_size(int width, int height, int target, int *out_width, int *out_height) {
+int preprocess_resized_size(int width, int height, int target, int *out_width, int *out_height) {
     int shorter = width <= height ? width : height;
     int longer = width <= height ? height : width;
     /* Python: int(target * long / short), a true division of exact integers. */
-    double scaled_long = (double)((long long)target * longer) / (double)shorter;
+    double scaled_long = shorter > 0 ? (double)((long long)target * longer) / (double)shorter : 0.0;
+    if (shorter <= 0 || !(scaled_long < (double)INT_MAX)) {
+        *out_width = *out_height = 0;
+        return -1;
+    }
     int new_long = (int)scaled_long;
     if (width <= height) {
         *out_width = target;
@@ -79,6 +83,7 @@ void preprocess_resized_size(int width, int height, int target, int *out_width, 
         *out_width = new_long;
         *out_height = target;
     }
+    return 0;
 }
 
 int preprocess_crop_offset(int size, int crop) {
@@ -272,8 +277,7 @@ int preprocess_run(const preprocess *pp, const image_rgb *img, float *out, char 
         return -1;
     }
     int rw, rh;
-    preprocess_resized_size(img->width, img->height, cfg->resize_short, &rw, &rh);
-    if (rw <= 0 || rh <= 0) {
+    if (preprocess_resized_size(img->width, img->height, cfg->resize_short, &rw, &rh) != 0 || rw <= 0 || rh <= 0) {
         snprintf(err, errlen, "image %dx%d resizes to nothing", img->width, img->height);
         return -1;
     }

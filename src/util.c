@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <cJSON.h>
+
 char *util_strdup(const char *s) {
     size_t n = strlen(s) + 1;
     char *copy = malloc(n);
@@ -67,4 +69,17 @@ uint64_t util_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct cJSON *util_parse_json_document(const char *json, size_t len) {
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    if (!root) return NULL;
+    for (const char *p = end; p && p < json + len; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != '\0') {
+            cJSON_Delete(root);
+            return NULL;
+        }
+    }
+    return root;
 }

@@ -4,8 +4,8 @@
  * `if (!CHECK(p != NULL)) return;`. check_summary() prints
  * "N passed, M failed" alone on a line (", K skipped" appended when
  * something was skipped) and returns the process exit code: non-zero when
- * any check failed. Header-only, C11. Macro arguments may be evaluated more
- * than once: pass expressions without side effects. */
+ * any check failed. Header-only, C11. The typed macros evaluate each
+ * argument once, so `CHECK_EQ_INT(f(x), 0)` calls f once. */
 #ifndef INFERD_TESTS_CHECK_H
 #define INFERD_TESTS_CHECK_H
 
@@ -70,41 +70,55 @@ static inline int check_summary(void) {
     return check_failed_count ? 1 : 0;
 }
 
+/* Typed checks: each argument is evaluated exactly once. */
+static inline int check_eq_int(long long a, long long b, int equal, const char *file, int line, const char *as,
+                               const char *bs) {
+    if (equal)
+        return check_record(a == b, file, line, "%s == %s: %lld != %lld", as, bs, a, b);
+    return check_record(a != b, file, line, "%s != %s: both are %lld", as, bs, a);
+}
+
+static inline int check_eq_u64(unsigned long long a, unsigned long long b, const char *file, int line,
+                               const char *as, const char *bs) {
+    return check_record(a == b, file, line, "%s == %s: %llu != %llu", as, bs, a, b);
+}
+
+static inline int check_eq_double(double a, double b, const char *file, int line, const char *as, const char *bs) {
+    return check_record(a == b, file, line, "%s == %s: %.9g != %.9g", as, bs, a, b);
+}
+
+static inline int check_near(double a, double b, double tol, const char *file, int line, const char *as,
+                             const char *bs) {
+    return check_record(fabs(a - b) <= tol, file, line, "%s ~= %s: %.17g vs %.17g (tolerance %g)", as, bs, a, b,
+                        tol);
+}
+
+static inline int check_str(const char *a, const char *b, const char *file, int line, const char *as,
+                            const char *bs) {
+    return check_record(check_str_equal(a, b), file, line, "%s == %s: \"%s\" != \"%s\"", as, bs,
+                        check_str_or_null(a), check_str_or_null(b));
+}
+
+static inline int check_contains(const char *haystack, const char *needle, const char *file, int line,
+                                 const char *hs, const char *ns) {
+    return check_record(check_str_contains(haystack, needle), file, line, "%s contains %s: \"%s\" lacks \"%s\"",
+                        hs, ns, check_str_or_null(haystack), check_str_or_null(needle));
+}
+
 #define CHECK(cond) check_record(!!(cond), __FILE__, __LINE__, "CHECK(%s)", #cond)
 
-/* Like CHECK, with a printf-style explanation printed on failure. */
+/* Like CHECK, with a printf-style explanation printed on failure (the
+ * explanation's arguments are evaluated whether or not the check fails). */
 #define CHECK_MSG(cond, ...) check_record(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
-#define CHECK_EQ_INT(a, b)                                                                                 \
-    check_record((long long)(a) == (long long)(b), __FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, \
-                 (long long)(a), (long long)(b))
-
-#define CHECK_NE_INT(a, b)                                                                                 \
-    check_record((long long)(a) != (long long)(b), __FILE__, __LINE__, "%s != %s: both are %lld", #a, #b, \
-                 (long long)(a))
-
-#define CHECK_EQ_U64(a, b)                                                                                 \
-    check_record((unsigned long long)(a) == (unsigned long long)(b), __FILE__, __LINE__,                  \
-                 "%s == %s: %llu != %llu", #a, #b, (unsigned long long)(a), (unsigned long long)(b))
-
+#define CHECK_EQ_INT(a, b) check_eq_int((long long)(a), (long long)(b), 1, __FILE__, __LINE__, #a, #b)
+#define CHECK_NE_INT(a, b) check_eq_int((long long)(a), (long long)(b), 0, __FILE__, __LINE__, #a, #b)
+#define CHECK_EQ_U64(a, b) check_eq_u64((unsigned long long)(a), (unsigned long long)(b), __FILE__, __LINE__, #a, #b)
 /* Exact float/double equality (no tolerance), values printed round-trippable. */
-#define CHECK_EQ_FLOAT(a, b)                                                                               \
-    check_record((double)(a) == (double)(b), __FILE__, __LINE__, "%s == %s: %.9g != %.9g", #a, #b,       \
-                 (double)(a), (double)(b))
-
-#define CHECK_NEAR(a, b, tol)                                                                              \
-    check_record(fabs((double)(a) - (double)(b)) <= (double)(tol), __FILE__, __LINE__,                    \
-                 "%s ~= %s: %.17g vs %.17g (tolerance %g)", #a, #b, (double)(a), (double)(b), (double)(tol))
-
-#define CHECK_STR(a, b)                                                                                    \
-    check_record(check_str_equal((a), (b)), __FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b,    \
-                 check_str_or_null(a), check_str_or_null(b))
-
-#define CHECK_CONTAINS(haystack, needle)                                                                   \
-    check_record(check_str_contains((haystack), (needle)), __FILE__, __LINE__,                            \
-                 "%s contains %s: \"%s\" lacks \"%s\"", #haystack, #needle,                                \
-                 check_str_or_null(haystack), check_str_or_null(needle))
-
+#define CHECK_EQ_FLOAT(a, b) check_eq_double((double)(a), (double)(b), __FILE__, __LINE__, #a, #b)
+#define CHECK_NEAR(a, b, tol) check_near((double)(a), (double)(b), (double)(tol), __FILE__, __LINE__, #a, #b)
+#define CHECK_STR(a, b) check_str((a), (b), __FILE__, __LINE__, #a, #b)
+#define CHECK_CONTAINS(haystack, needle) check_contains((haystack), (needle), __FILE__, __LINE__, #haystack, #needle)
 #define CHECK_NULL(p) check_record((p) == NULL, __FILE__, __LINE__, "%s is NULL", #p)
 #define CHECK_NOT_NULL(p) check_record((p) != NULL, __FILE__, __LINE__, "%s is not NULL", #p)
 

@@ -193,6 +193,18 @@ static void test_apply_json(void) {
     CHECK_EQ_INT(APPLY(&c, "[1,2]", "arr.json"), -1);
     CHECK_CONTAINS(err, "arr.json");
     CHECK_EQ_INT(APPLY(&c, "", "empty.json"), -1);
+    /* Trailing whitespace is fine; anything else after the object means the
+     * file is not one JSON document (a stray brace, a pasted second object)
+     * and must not be silently ignored (Python's json.load refuses it too). */
+    c.port = 1234;
+    CHECK_EQ_INT(APPLY(&c, "{\"port\":6002}\n\t ", "ws.json"), 0);
+    CHECK_EQ_INT(c.port, 6002);
+    static const char *const trailing[] = {"{\"port\":6003}}", "{\"port\":6004} {\"port\":6005}",
+                                           "{\"port\":6006} xyz"};
+    for (size_t i = 0; i < 3; i++) {
+        int rc = APPLY(&c, trailing[i], "trailing.json");
+        CHECK_MSG(rc == -1, "'%s' accepted as one JSON document (port now %d)", trailing[i], c.port);
+    }
     /* An empty object changes nothing and is fine. */
     CHECK_EQ_INT(APPLY(&c, "{}", "e"), 0);
     config_free(&c);

@@ -97,6 +97,20 @@ static void png_chunk(buffer *b, const char *type, const uint8_t *data, size_t n
     put_be32(b, crc32_bytes(b->data + start, 4 + n));
 }
 
+/* Recomputes every chunk's CRC, so that only the data inside is wrong. */
+static void png_fix_crcs(uint8_t *data, size_t len) {
+    size_t pos = 8;
+    while (pos + 12 <= len) {
+        uint32_t n = (uint32_t)data[pos] << 24 | (uint32_t)data[pos + 1] << 16 | (uint32_t)data[pos + 2] << 8 |
+                     data[pos + 3];
+        if (n > len - pos - 12) break;
+        uint32_t crc = crc32_bytes(data + pos + 4, 4 + (size_t)n);
+        uint8_t *at = data + pos + 8 + n;
+        at[0] = (uint8_t)(crc >> 24), at[1] = (uint8_t)(crc >> 16), at[2] = (uint8_t)(crc >> 8), at[3] = (uint8_t)crc;
+        pos += 12 + (size_t)n;
+    }
+}
+
 /* A PNG with the given IHDR fields; `raw` (filter byte + samples per row)
  * is zlib-compressed into one IDAT, or, when raw is NULL, `idat` bytes are
  * stored as they are. plte/trns are optional chunks. */
@@ -219,7 +233,8 @@ static void test_empty_and_unsupported(void) {
         if (i == 6) t.len = 16;
         CHECK_MSG(decode(&t, 0, &out, err, sizeof(err)) == IMAGE_ERR_CORRUPT, "fake #%zu not corrupt", i);
         CHECK_NULL(out.pixels);
-        CHECK_EQ_INT(image_probe(t.data, t.len, &w, &h, &f, err, sizeof(err)), IMAGE_ERR_CORRUPT);
+        image_status ps = image_probe(t.data, t.len, &w, &h, &f, err, sizeof(err));
+        CHECK_MSG(ps == IMAGE_ERR_CORRUPT, "probe of fake #%zu: status %d, %dx%d", i, (int)ps, w, h);
     }
 }
 
@@ -359,11 +374,20 @@ static void test_bmp(void) {
     CHECK_EQ_INT(pw, W);
     CHECK_EQ_INT(ph, H);
     CHECK_EQ_INT(pf, IMAGE_FORMAT_BMP);
-    /* Truncated in the pixel data: an error, never a crash. */
+    /* Truncated in the pixel data: PIL refuses it ("image file is
+     * truncated"), so must inferd; never a crash. */
     buffer t = {b.data, b.len / 2, 0};
     image_status st = decode(&t, 0, &out, err, sizeof(err));
-    CHECK_MSG(st == IMAGE_ERR_CORRUPT, "BMP cut in half gave %d", (int)st);
+    CHECK_MSG(st == IMAGE_ERR_CORRUPT, "BMP cut in half gave %d, want %d", (int)st, (int)IMAGE_ERR_CORRUPT);
     if (st == IMAGE_OK) image_rgb_free(&out);
+    /* Only the last row's padding byte missing: PIL decodes it. */
+    t.len = b.len - 1;
+    st = decode(&t, 0, &out, err, sizeof(err));
+    CHECK_MSG(st == IMAGE_OK, "BMP without its last padding byte gave %d", (int)st);
+    if (st == IMAGE_OK) {
+        CHECK(memcmp(out.pixels, rgb, sizeof(rgb)) == 0);
+        image_rgb_free(&out);
+    }
     buf_free(&b);
 }
 
@@ -508,10 +532,12 @@ static void test_png_truncated(void) {
     CHECK_EQ_INT(decode(&t, 0, &out, err, sizeof(err)), IMAGE_ERR_CORRUPT);
     CHECK_NULL(out.pixels);
 
-    /* Every cut from the signature on: corrupt (never OK, never a crash). */
+    /* Every cut that leaves pixel data missing: corrupt (never OK, never a
+     * crash). The zlib stream ends 20 bytes before the end of the file
+     * (adler32, IDAT CRC, IEND): PIL itself accepts cuts in those 20 bytes. */
     int wrong = 0;
     size_t first_wrong = 0;
-    for (size_t n = 8; n < b.len; n++) {
+    for (size_t n = 8; n < b.len - 20; n++) {
         t.len = n;
         image_status st = decode(&t, 0, &out, err, sizeof(err));
         if (st != IMAGE_ERR_CORRUPT) {
@@ -519,21 +545,42 @@ static void test_png_truncated(void) {
             if (st == IMAGE_OK) image_rgb_free(&out);
         }
     }
-    CHECK_MSG(wrong == 0, "%d of %zu PNG truncations not CORRUPT (first at %zu bytes)", wrong, b.len - 8,
+    CHECK_MSG(wrong == 0, "%d of %zu PNG truncations not CORRUPT (first at %zu bytes)", wrong, b.len - 28,
               first_wrong);
+    /* Only the IEND chunk missing: PIL decodes such a file (all pixel data is
+     * there), so inferd must too, with the same pixels. */
+    t.len = b.len - 12;
+    image_status st = decode(&t, 0, &out, err, sizeof(err));
+    CHECK_MSG(st == IMAGE_OK, "PNG without IEND (PIL decodes it): status %d (%s)", (int)st, err);
+    if (st == IMAGE_OK) {
+        CHECK(out.width == W && out.height == H && memcmp(out.pixels, noise, W * H * 3) == 0);
+        image_rgb_free(&out);
+    }
     /* Shorter than the signature: not recognisable at all. */
     t.len = 7;
     CHECK_EQ_INT(decode(&t, 0, &out, err, sizeof(err)), IMAGE_ERR_UNSUPPORTED);
 
-    /* Corrupted compressed data (flipped bytes in IDAT) with the size intact. */
+    /* Corrupted compressed data (flipped bytes in IDAT) with the size intact:
+     * PIL refuses it ("broken data stream": zlib's adler32 or an invalid
+     * deflate stream), whether or not the chunk CRCs were fixed up. */
     uint8_t *copy = malloc(b.len);
     if (CHECK_NOT_NULL(copy)) {
-        memcpy(copy, b.data, b.len);
-        for (size_t i = 60; i < b.len - 40; i += 97) copy[i] ^= 0x5A;
-        buffer c = {copy, b.len, 0};
-        image_status st = decode(&c, 0, &out, err, sizeof(err));
-        CHECK_MSG(st == IMAGE_ERR_CORRUPT, "PNG with damaged IDAT gave %d", (int)st);
-        if (st == IMAGE_OK) image_rgb_free(&out);
+        static const char *const what[3] = {"damaged IDAT, stale CRC", "damaged IDAT, CRC recomputed",
+                                            "only the zlib adler32 wrong, CRC recomputed"};
+        for (int variant = 0; variant < 3; variant++) {
+            memcpy(copy, b.data, b.len);
+            if (variant < 2) {
+                for (size_t i = 60; i < b.len - 40; i += 97) copy[i] ^= 0x5A;
+            } else {
+                copy[b.len - 12 - 4 - 1] ^= 0xFF; /* last byte of the zlib stream: adler32 */
+            }
+            if (variant > 0) png_fix_crcs(copy, b.len);
+            buffer c = {copy, b.len, 0};
+            st = decode(&c, 0, &out, err, sizeof(err));
+            CHECK_MSG(st == IMAGE_ERR_CORRUPT, "PNG with %s: status %d, want %d (PIL: broken data stream)",
+                      what[variant], (int)st, (int)IMAGE_ERR_CORRUPT);
+            if (st == IMAGE_OK) image_rgb_free(&out);
+        }
         free(copy);
     }
     free(noise);
