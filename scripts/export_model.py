@@ -59,6 +59,10 @@ from torchvision.transforms import functional as TF
 SCRIPT_DIR = os.path.dirname(os.path.abspath(__file__))
 PROJECT_ROOT = os.path.dirname(SCRIPT_DIR)
 DEFAULT_SHARED_DIR = os.path.normpath(os.path.join(PROJECT_ROOT, "..", "shared", "data"))
+# Calibration photos: the shared test photos when this checkout sits beside
+# them, else the project's own data/ (photos shipped by Debian's
+# python3-skimage, see data/README.md), so a plain machine can export too.
+DEFAULT_CALIB_DIR = DEFAULT_SHARED_DIR if os.path.isdir(DEFAULT_SHARED_DIR) else os.path.join(PROJECT_ROOT, "data")
 DEFAULT_OUT = os.path.join("models", "densenet121.pt")
 META_NAME = "inferd_meta.json"
 
@@ -367,14 +371,17 @@ def measure(model, threads, runs, warmup=3):
                         t0 = time.perf_counter()
                         m(inputs[bs])
                         ts.append(time.perf_counter() - t0)
-                    row.append("%.1f" % (statistics.median(ts) / bs * 1e3))
+                    # min alongside the median: on a shared 2-core box the
+                    # median moves with other load, the min much less.
+                    row.append("%.1f / %.1f" % (statistics.median(ts) / bs * 1e3, min(ts) / bs * 1e3))
                 out = m(inputs[4])
             ref = out if ref is None else ref
             row.append("%.1e" % float((out - ref).abs().max()))
             rows.append(row)
             log("measured: %s" % " | ".join(row))
     head = ["form (%d threads, median of %d)" % (threads, runs), "load+prepare s",
-            "1st forward ms (bs1)", "ms/img bs1", "ms/img bs4", "max |logit diff| vs script"]
+            "1st forward ms (bs1)", "ms/img bs1 median / min", "ms/img bs4 median / min",
+            "max abs logit diff vs script"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
@@ -387,7 +394,7 @@ def main(argv=None):
     ap.add_argument("--weights", choices=["pretrained", "seeded"], required=True,
                     help="ImageNet weights (needs internet) or offline seeded stand-in weights")
     ap.add_argument("--seed", type=int, default=0, help="seed for --weights seeded (default 0)")
-    ap.add_argument("--calib-dir", default=DEFAULT_SHARED_DIR,
+    ap.add_argument("--calib-dir", default=DEFAULT_CALIB_DIR,
                     help="*.jpg/*.png used to calibrate seeded weights (default %(default)s)")
     ap.add_argument("--class-index", default=None, metavar="FILE",
                     help="imagenet_class_index.json used to avoid imprinting a class named like "
@@ -421,7 +428,10 @@ def main(argv=None):
         model = build_pretrained().eval()
         files, centre = [], None
     else:
-        class_index = args.class_index or os.path.join(args.calib_dir, "imagenet_class_index.json")
+        class_index = args.class_index or next(
+            (p for p in (os.path.join(args.calib_dir, "imagenet_class_index.json"),
+                         os.path.join(PROJECT_ROOT, "imagenet_class_index.json")) if os.path.exists(p)),
+            os.path.join(args.calib_dir, "imagenet_class_index.json"))
         model, files, centre = seeded_model(args.seed, args.calib_dir, args.calib_samples,
                                             args.calib_batch, args.margin, class_index)
         report(model, centre, files, not args.no_synthetic_check)

@@ -247,11 +247,11 @@ def main(argv=None):
     class_index = load_class_index(args.class_index) if args.class_index else None
 
     if args.out_dir is not None:
-        results = process(args.images, args.out_dir, model, transform)
-        if args.json:
-            for res in results:
-                if res["ok"]:
-                    print(json.dumps(json_record(res, class_index)), flush=True)
+        # One image at a time so ERROR and JSON lines come out in input order.
+        for p in args.images:
+            res = process([p], args.out_dir, model, transform)[0]
+            if args.json and res["ok"]:
+                print(json.dumps(json_record(res, class_index)), flush=True)
 
     if args.time:
         first = args.images[0]

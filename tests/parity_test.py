@@ -210,24 +210,28 @@ def print_table(rows, summary_by_format):
                      r["logits"], r["top1"], "; ".join(r["notes"])))
     print()
     for f, s in sorted(summary_by_format.items()):
-        print("%-4s: %2d images, %3d checks passed, %d failed, max |dt| %s, max px %s, max logit diff %s"
-              % (f, s["images"], s["passed"], s["failed"], s["max"], s["px"], s["logits"]))
+        line = "%-4s: %2d images, %3d checks passed, %d failed, max |dt| %s, max px %s" % (
+            f, s["images"], s["passed"], s["failed"], s["max"], s["px"])
+        if s["logits"] is not None:
+            line += ", max logit diff %s" % s["logits"]
+        print(line)
 
 
 def summarize(rows, checks):
     out = {}
     for r in rows:
         s = out.setdefault(r["format"], {"images": 0, "passed": 0, "failed": 0,
-                                         "max": 0.0, "px": 0.0, "logits": 0.0})
+                                         "max": 0.0, "px": 0.0, "logits": None})
         passed, failed, _ = checks.by_image.get(r["image"], [0, 0, []])
         s["images"] += 1
         s["passed"] += passed
         s["failed"] += failed
-        for key, col in (("max", "max"), ("px", "px"), ("logits", "logits")):
-            if r[col]:
-                s[key] = max(s[key], float(r[col].split("/")[0]))
+        for key in ("max", "px", "logits"):
+            if r[key]:
+                s[key] = max(s[key] or 0.0, float(r[key].split("/")[0]))
     for s in out.values():
-        s["max"], s["px"], s["logits"] = "%.3g" % s["max"], "%.2f" % s["px"], "%.2e" % s["logits"]
+        s["max"], s["px"] = "%.3g" % s["max"], "%.2f" % s["px"]
+        s["logits"] = None if s["logits"] is None else "%.2e" % s["logits"]
     return out
 
 
