@@ -7,6 +7,12 @@
 #include "labels.h"
 #include "predictions.h"
 
+struct cJSON;
+
+/* Prints root compactly into a plain malloc'd string (free() it) and deletes
+ * root; NULL when root is NULL or memory runs out. */
+char *response_print_and_delete(struct cJSON *root);
+
 /* {"error":"<message>"} */
 char *response_error_json(const char *message);
 

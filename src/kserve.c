@@ -8,6 +8,7 @@
 
 #include "base64.h"
 #include "predictions.h"
+#include "response.h"
 
 void kserve_request_free(kserve_request *r) {
     for (int i = 0; i < r->image_count; i++) free(r->images[i].data);
@@ -91,24 +92,13 @@ int kserve_parse_infer(const char *json, size_t len, int max_images, kserve_requ
     return 0;
 }
 
-static char *print_and_delete(cJSON *root) {
-    char *text = root ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    if (!text) return NULL;
-    size_t n = strlen(text) + 1;
-    char *copy = malloc(n);
-    if (copy) memcpy(copy, text, n);
-    cJSON_free(text);
-    return copy;
-}
-
 char *kserve_server_metadata(const char *version) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "name", "inferd");
     cJSON_AddStringToObject(root, "version", version);
     const char *extensions[] = {"classification"};
     cJSON_AddItemToObject(root, "extensions", cJSON_CreateStringArray(extensions, 1));
-    return print_and_delete(root);
+    return response_print_and_delete(root);
 }
 
 static cJSON *tensor_meta(const char *name, const char *datatype, int d0, int d1) {
@@ -134,7 +124,7 @@ char *kserve_model_metadata(int input_size, int num_classes, const char *weights
     cJSON_AddStringToObject(params, "weights", weights);
     cJSON_AddStringToObject(params, "precision", precision);
     cJSON_AddNumberToObject(params, "input_size", input_size);
-    return print_and_delete(root);
+    return response_print_and_delete(root);
 }
 
 char *kserve_infer_response(const kserve_request *r, const labels *l, const float *const *logits, int num_classes) {
@@ -168,5 +158,5 @@ char *kserve_infer_response(const kserve_request *r, const labels *l, const floa
             for (int c = 0; c < num_classes; c++) cJSON_AddItemToArray(data, cJSON_CreateNumber(logits[i][c]));
         cJSON_AddItemToArray(outputs, out);
     }
-    return print_and_delete(root);
+    return response_print_and_delete(root);
 }

@@ -7,7 +7,7 @@
 
 /* cJSON allocates with malloc by default; we hand callers a plain malloc'd
  * copy so that free() is always right whatever hooks cJSON uses. */
-static char *print_and_delete(cJSON *root) {
+char *response_print_and_delete(cJSON *root) {
     if (!root) return NULL;
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
@@ -25,7 +25,7 @@ static char *single_string_object(const char *key, const char *value) {
         cJSON_Delete(root);
         return NULL;
     }
-    return print_and_delete(root);
+    return response_print_and_delete(root);
 }
 
 char *response_error_json(const char *message) { return single_string_object("error", message); }
@@ -66,7 +66,7 @@ static cJSON *result_object(const labels *l, const float *logits, int num_classe
 }
 
 char *response_result_json(const labels *l, const float *logits, int num_classes, int topk) {
-    return print_and_delete(result_object(l, logits, num_classes, topk));
+    return response_print_and_delete(result_object(l, logits, num_classes, topk));
 }
 
 char *response_info_json(const char *version, const char *arch, const char *weights, long long seed,
@@ -88,5 +88,5 @@ char *response_info_json(const char *version, const char *arch, const char *weig
     cJSON_AddNumberToObject(limits, "max_body_bytes", (double)max_body_bytes);
     cJSON_AddNumberToObject(limits, "max_pixels", (double)max_pixels);
     cJSON_AddNumberToObject(limits, "max_images", max_images);
-    return print_and_delete(root);
+    return response_print_and_delete(root);
 }

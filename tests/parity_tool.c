@@ -4,6 +4,7 @@
  *   <out-dir>/<basename>.tensor.f32  [3,224,224] float32
  *   <out-dir>/<basename>.logits.f32  [classes] float32 (unless --no-model)
  * An image the pipeline rejects prints "ERROR <basename> <message>". */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,10 @@ static int write_floats(const char *dir, const char *base, const char *suffix, c
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s.%s.f32", dir, base, suffix);
     FILE *f = fopen(path, "wb");
-    if (!f) return -1;
+    if (!f) {
+        perror(path);
+        return -1;
+    }
     size_t w = fwrite(v, sizeof(float), n, f);
     return fclose(f) == 0 && w == n ? 0 : -1;
 }
