@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -37,6 +39,7 @@ struct http_server {
     atomic_int ready;
     atomic_int draining;
     atomic_int in_flight;
+    atomic_int suspended; /* connections waiting for the model */
     atomic_ullong next_request_id;
 };
 
@@ -114,6 +117,8 @@ static enum MHD_Result send_body(request *req, int status, const char *content_t
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
     if (allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    /* While draining, kept-alive clients are told to reconnect elsewhere. */
+    if (atomic_load(&req->server->draining)) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result rc = MHD_queue_response(req->conn, (unsigned int)status, resp);
     MHD_destroy_response(resp);
     req->status_sent = status;
@@ -267,6 +272,7 @@ static void start_inference(request *req) {
         item->status = st == IMAGE_OK ? 0 : pipeline_http_status(st);
     }
     atomic_store(&req->pending, 1); /* guard: no resume before every job is out */
+    atomic_fetch_add(&s->suspended, 1);
     MHD_suspend_connection(req->conn);
     req->state = REQ_WAITING;
     for (int i = 0; i < req->item_count; i++) {
@@ -681,7 +687,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     case REQ_RECEIVING:
         if (*upload_data_size) return receive_body(req, upload_data, upload_data_size);
         return body_complete(req);
-    case REQ_WAITING: return answer_inference(req);
+    case REQ_WAITING:
+        atomic_fetch_sub(&s->suspended, 1); /* resumed: libmicrohttpd no longer holds it suspended */
+        return answer_inference(req);
     case REQ_ANSWERED:
         *upload_data_size = 0; /* a body after an early answer is discarded */
         return MHD_YES;
@@ -809,13 +817,27 @@ void http_server_set_ready(http_server *s, int ready) { atomic_store(&s->ready, 
 void http_server_quiesce(http_server *s) {
     atomic_store(&s->draining, 1);
     atomic_store(&s->ready, 0);
-    MHD_quiesce_daemon(s->daemon);
+    /* Closing the listening socket makes new clients fail fast (refused)
+     * instead of waiting in a backlog nobody accepts from. */
+    MHD_socket listener = MHD_quiesce_daemon(s->daemon);
+    if (listener != MHD_INVALID_SOCKET) close(listener);
 }
 
 int http_server_in_flight(const http_server *s) { return atomic_load(&((http_server *)s)->in_flight); }
 
 void http_server_stop(http_server *s) {
     if (!s) return;
+    /* libmicrohttpd aborts the process if stopped with a suspended
+     * connection. The caller stops the batcher first, which finishes every
+     * job and so asks for every resume; give the daemon time to act on them. */
+    for (int i = 0; i < 500 && atomic_load(&s->suspended) > 0; i++) {
+        struct timespec tick = {0, 10 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+    }
+    if (atomic_load(&s->suspended) > 0) {
+        log_error("%d connection(s) still suspended at shutdown; leaving them to the OS", atomic_load(&s->suspended));
+        return; /* exiting without MHD_stop_daemon is better than an abort */
+    }
     if (s->daemon) MHD_stop_daemon(s->daemon);
     free(s);
 }

@@ -36,11 +36,11 @@ static void record_batch(void *ctx, int batch_size, double seconds) {
 }
 
 static void app_free(app *a) {
+    /* The batcher stops first: it runs what is queued and so resumes every
+     * suspended connection before the HTTP daemon goes away. */
+    if (a->batcher) batcher_stop(a->batcher);
     http_server_stop(a->http);
-    if (a->batcher) {
-        batcher_stop(a->batcher);
-        batcher_free(a->batcher);
-    }
+    if (a->batcher) batcher_free(a->batcher);
     for (int i = 0; i < a->model_count; i++) model_free(a->models[i]);
     free(a->models);
     preprocess_free(a->preprocess);
