@@ -1,0 +1,1133 @@
+#!/usr/bin/python3
+"""inferd's benchmark (issue 3): every number in one run, on one machine.
+
+Normally started by scripts/bench.sh, which installs the tools, builds
+Release into build-bench/ and finds the model and the image:
+
+    /usr/bin/python3 bench/bench.py --build build-bench --model M --image dog.jpg [--quick]
+        [--precision fp32|bf16|both] [--batching-sweep] [--duration S]
+        [--threads T] [--model-instances N] [--max-batch B] [--batch-delay-us D] [--config FILE]
+
+What it measures (each against the same model file and the same image):
+
+1. model limit: build-bench/model_bench with the server's threads and
+   model_instances (resolved by `inferd --check-config`, i.e. config.json plus
+   the flags above) at batch 1, 2, 4, 8;
+2. preprocessing alone: build-bench/preprocess_bench (pipeline_prepare on the
+   bytes in memory) vs PIL + torchvision on the same bytes, ms/image medians;
+3. inferd under load: wrk + bench/wrk_post.lua (multipart field "image") at
+   1, 4 and 16 connections, with the server's RSS before/during/after and its
+   time from process start to GET /ready 200;
+4. the baseline: bench/baseline_app.py under `gunicorn -w 2`, same load;
+5. ratios and targets, PASS/FAIL (a report: the exit status is 0 unless
+   something broke: a server died, wrk failed, a tool failed);
+6. --precision both: model limit and server again in bf16, plus bf16 vs fp32
+   agreement with inferd-classify;
+7. --batching-sweep: the server at 16 connections for max_batch 1, 2, 4, 8 x
+   batch_delay_us 0, 2000.
+
+The report is printed (markdown) and written to bench-results/latest.md
+(raw numbers in bench-results/latest.json, server logs in bench-results/logs/).
+All traffic goes to 127.0.0.1.
+"""
+
+import argparse
+import datetime
+import glob
+import http.client
+import io
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CONNECTIONS = (1, 4, 16)
+
+# Targets of issue 3.
+TARGET_THROUGHPUT_RATIO = 0.85   # server images/s at 16 conns / bare model best images/s
+TARGET_P50_OVERHEAD_MS = 10.0    # single-client p50 - bare batch-1 forward
+TARGET_PREPROCESS_SPEEDUP = 2.0  # PIL+torchvision ms / C ms
+TARGET_RSS_MB = 250.0
+TARGET_READY_S = 3.0
+
+errors = []  # things that broke (the exit status)
+
+
+def log(*args):
+    print("bench:", *args, file=sys.stderr, flush=True)
+
+
+def broke(msg):
+    errors.append(msg)
+    log("ERROR:", msg)
+
+
+# ---------------------------------------------------------------- helpers
+
+def run(cmd, timeout, **kw):
+    """Runs cmd, returns CompletedProcess (text). Never raises on exit status."""
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout, **kw)
+
+
+def rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def children(pid):
+    out = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as f:
+                s = f.read()
+            # the command may contain spaces and parentheses: ppid follows the last ')'
+            fields = s[s.rindex(")") + 2:].split()
+            if int(fields[1]) == pid:
+                out.append(int(stat.split("/")[2]))
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def cpu_seconds(pids):
+    """utime + stime of the given processes (all their threads), seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                s = f.read()
+            fields = s[s.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / tick
+
+
+def quiesce(server, name, timeout=120.0, window=0.5, busy=0.1):
+    """Waits until the server has finished the work left over from the last
+    load run (wrk stops with requests still queued: gunicorn's sync workers
+    and inferd's batcher compute them anyway): until it uses less than `busy`
+    of a core over `window` seconds."""
+    t0 = time.monotonic()
+    last = cpu_seconds(server.pids())
+    while time.monotonic() - t0 < timeout:
+        time.sleep(window)
+        now = cpu_seconds(server.pids())
+        if now - last < busy * window:
+            waited = time.monotonic() - t0
+            if waited > 2 * window + 0.5:
+                log(f"{name}: waited {waited:.1f} s for left-over requests to finish")
+            return waited
+        last = now
+    log(f"{name}: still busy after {timeout:.0f} s; going on")
+    return timeout
+
+
+class RssSampler:
+    """Samples the RSS (sum over pids()) every interval seconds while running."""
+
+    def __init__(self, pids, interval=0.2):
+        self.pids, self.interval = pids, interval
+        self.max_kb = 0
+        self._stop = threading.Event()
+        self._thread = None
+
+    def sample(self):
+        kb = sum(rss_kb(p) for p in self.pids())
+        self.max_kb = max(self.max_kb, kb)
+        return kb
+
+    def __enter__(self):
+        def loop():
+            while not self._stop.is_set():
+                self.sample()
+                self._stop.wait(self.interval)
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def http_request(port, method, path, body=None, headers=None, timeout=30):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def multipart(field, filename, data, content_type="image/jpeg"):
+    boundary = "----inferd-bench-py-5b1e8d0c"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
+            f"Content-Type: {content_type}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tail(path, n=15):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return ""
+
+
+def model_meta(path):
+    try:
+        with zipfile.ZipFile(path) as z:
+            name = next(n for n in z.namelist() if n.endswith("extra/inferd_meta.json"))
+            return json.loads(z.read(name))
+    except Exception:
+        return {}
+
+
+def show_path(path, root):
+    rel = os.path.relpath(path, root)
+    return path if rel.startswith(os.path.join("..", "..")) else rel
+
+
+def fmt(x, digits=1):
+    if x is None:
+        return "n/a"
+    if isinstance(x, int):
+        return str(x)
+    return f"{x:.{digits}f}"
+
+
+def md_table(headers, rows):
+    cells = [[str(c) for c in r] for r in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    def line(vals):
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths)) + " |"
+    out = [line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(r) for r in cells]
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- 1. model limit
+
+MODEL_BENCH_ROW = re.compile(r"^\s*(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$")
+
+
+def bf16_refused(text):
+    t = text.lower()
+    return "bf16" in t and ("neither" in t or "not supported" in t or "avx512" in t)
+
+
+def model_limit(args, cfg, precision):
+    cmd = [os.path.join(args.build, "model_bench"), "--model", args.model, "--threads", str(cfg["threads_eff"]),
+           "--instances", str(cfg["model_instances"]), "--batches", "1,2,4,8", "--seconds", str(args.model_seconds),
+           "--precision", precision]
+    if not cfg["optimize"]:
+        cmd.append("--no-optimize")
+    log("model limit:", " ".join(cmd))
+    # CPU the benchmark got between its first and its last result line (after
+    # loading, which is mostly single-threaded): a noise indicator.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(900 + 8 * args.model_seconds * 4, proc.kill)
+    watchdog.start()
+    out, first, last = [], None, None
+    for line in proc.stdout:
+        out.append(line)
+        if MODEL_BENCH_ROW.match(line):
+            last = (cpu_seconds([proc.pid]), time.monotonic())
+            first = first or last
+    stderr = proc.stderr.read()
+    proc.wait()
+    watchdog.cancel()
+    p = subprocess.CompletedProcess(cmd, proc.returncode, "".join(out), stderr)
+    cores = (last[0] - first[0]) / (last[1] - first[1]) if first and last and last[1] > first[1] else None
+    if p.returncode != 0:
+        if precision == "bf16" and bf16_refused(p.stderr + p.stdout):
+            return {"unsupported": True, "message": (p.stderr or p.stdout).strip()}
+        broke(f"model_bench ({precision}) exited {p.returncode}: {p.stderr.strip()[-500:]}")
+        return None
+    rows = []
+    for line in p.stdout.splitlines():
+        m = MODEL_BENCH_ROW.match(line)
+        if m:
+            rows.append({"batch": int(m.group(1)), "ms_batch": float(m.group(2)), "ms_image": float(m.group(3)),
+                         "images_s": float(m.group(4))})
+    if not rows:
+        broke(f"model_bench ({precision}) printed no results:\n{p.stdout}")
+        return None
+    best = max(rows, key=lambda r: r["images_s"])
+    within = [r for r in rows if r["batch"] <= cfg["max_batch"]]
+    best_within = max(within, key=lambda r: r["images_s"]) if within else None
+    b1 = next((r for r in rows if r["batch"] == 1), None)
+    return {"rows": rows, "best": best, "best_within_max_batch": best_within,
+            "batch1_ms": b1["ms_batch"] if b1 else None, "command": " ".join(cmd), "cores": cores}
+
+
+# ---------------------------------------------------------------- 2. preprocessing
+
+def preprocess_c(args):
+    cmd = [os.path.join(args.build, "preprocess_bench"), "--image", args.image, "--iterations",
+           str(args.preprocess_iterations), "--json"]
+    log("preprocessing (C):", " ".join(cmd))
+    p = run(cmd, timeout=600)
+    if p.returncode != 0:
+        broke(f"preprocess_bench exited {p.returncode}: {p.stderr.strip()}")
+        return None
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def preprocess_pil(args):
+    import torch
+    from PIL import Image
+    from torchvision import transforms
+    log("preprocessing (PIL + torchvision):", args.preprocess_iterations, "iterations in this process")
+    with open(args.image, "rb") as f:
+        data = f.read()
+    tf = transforms.Compose([transforms.Resize(255), transforms.CenterCrop(224), transforms.ToTensor(),
+                             transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    n, warm = args.preprocess_iterations, 5
+    total, decode, rest = [], [], []
+    for i in range(-warm, n):
+        t = time.perf_counter()
+        x = tf(Image.open(io.BytesIO(data)).convert("RGB"))
+        dt = time.perf_counter() - t
+        if i >= 0:
+            total.append(dt * 1e3)
+    for i in range(-warm, n):
+        t = time.perf_counter()
+        im = Image.open(io.BytesIO(data)).convert("RGB")
+        t1 = time.perf_counter()
+        x = tf(im)
+        t2 = time.perf_counter()
+        if i >= 0:
+            decode.append((t1 - t) * 1e3)
+            rest.append((t2 - t1) * 1e3)
+    assert tuple(x.shape) == (3, 224, 224)
+    total.sort()
+    return {"median_ms": statistics.median(total), "mean_ms": statistics.fmean(total), "min_ms": total[0],
+            "p90_ms": total[int(0.9 * (len(total) - 1) + 0.5)], "decode_median_ms": statistics.median(decode),
+            "preprocess_median_ms": statistics.median(rest), "iterations": n,
+            "torch_threads": torch.get_num_threads()}
+
+
+# ---------------------------------------------------------------- wrk
+
+def wrk(args, port, conns, seconds):
+    threads = min(conns, 2)
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--timeout", f"{args.wrk_timeout}s", "--latency",
+           "-s", os.path.join(HERE, "wrk_post.lua"), f"http://127.0.0.1:{port}/"]
+    env = dict(os.environ, WRK_IMAGE=args.image)
+    try:
+        p = run(cmd, timeout=seconds + args.wrk_timeout + 60, env=env)
+    except subprocess.TimeoutExpired:
+        broke(f"wrk -c{conns} did not finish")
+        return None
+    m = re.search(r"^WRK_JSON (\{.*\})$", p.stdout, re.M)
+    if p.returncode != 0 or not m:
+        broke(f"wrk -c{conns} failed (exit {p.returncode}): {p.stderr.strip()} {p.stdout.strip()[-300:]}")
+        return None
+    r = json.loads(m.group(1))
+    dur = r["duration_us"] / 1e6
+    ok = r["requests"] - r["status_errors"]
+    done = r["requests"] > 0  # no latency at all when no request completed within the run
+
+    def ms(key):
+        return r[key] / 1e3 if done else None
+    return {"conns": conns, "threads": threads, "seconds": dur, "requests": r["requests"],
+            "rps": r["requests"] / dur if dur > 0 else 0.0, "ok_rps": ok / dur if dur > 0 else 0.0,
+            "p50_ms": ms("p50_us"), "p90_ms": ms("p90_us"), "p99_ms": ms("p99_us"),
+            "max_ms": ms("lat_max_us"), "non2xx": r["status_errors"],
+            "socket_errors": {k: r[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")},
+            "text": p.stdout}
+
+
+def socket_errors_str(e):
+    total = sum(e.values())
+    if total == 0:
+        return "0"
+    short = {"connect_errors": "connect", "read_errors": "read", "write_errors": "write", "timeouts": "timeout"}
+    return " ".join(f"{short[k]} {v}" for k, v in e.items() if v)
+
+
+# ---------------------------------------------------------------- servers
+
+class Inferd:
+    """build-bench/inferd on 127.0.0.1, a free port, cwd = project root (so ./config.json applies)."""
+
+    def __init__(self, args, flags, logname):
+        self.args, self.flags = args, flags
+        self.log_path = os.path.join(args.results, "logs", logname)
+        self.proc, self.port = None, None
+        self.ready_s = None
+        self.self_reported_ready_ms = None
+        self.refused = None
+
+    def start(self, ready_timeout=300):
+        cmd = [os.path.join(self.args.build, "inferd"), "--addr", "127.0.0.1", "--port", "0",
+               "--model", self.args.model, "--class-index", self.args.class_index] + self.flags
+        log("start:", " ".join(cmd))
+        self.logf = open(self.log_path, "w")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(cmd, cwd=self.args.root, stdout=self.logf, stderr=subprocess.STDOUT)
+        deadline = t0 + ready_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                text = tail(self.log_path, 30)
+                if "bf16" in self.flags and bf16_refused(text):
+                    self.refused = text.strip().splitlines()[-1] if text.strip() else "refused"
+                    return False
+                raise RuntimeError(f"inferd exited {self.proc.returncode} before ready:\n{text}")
+            if self.port is None:
+                m = re.search(r"listening on 127\.0\.0\.1 port (\d+)", tail(self.log_path, 200))
+                if m:
+                    self.port = int(m.group(1))
+            if self.port is not None:
+                try:
+                    status, _ = http_request(self.port, "GET", "/ready", timeout=2)
+                    if status == 200:
+                        self.ready_s = time.monotonic() - t0
+                        m = re.search(r"ready in (\d+) ms", tail(self.log_path, 200))
+                        self.self_reported_ready_ms = int(m.group(1)) if m else None
+                        return True
+                except OSError:
+                    pass
+            time.sleep(0.025)
+        self.stop()
+        raise RuntimeError(f"inferd not ready after {ready_timeout} s:\n{tail(self.log_path)}")
+
+    def pids(self):
+        return [self.proc.pid] if self.proc and self.proc.poll() is None else []
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def metrics(self):
+        try:
+            status, body = http_request(self.port, "GET", "/metrics", timeout=5)
+        except OSError:
+            return {}
+        if status != 200:
+            return {}
+        out = {}
+        for line in body.decode(errors="replace").splitlines():
+            m = re.match(r"^(inferd_batch_size_(?:sum|count)|inferd_model_forward_seconds_(?:sum|count))"
+                         r"(?:\{[^}]*\})?\s+([0-9.eE+-]+)$", line)
+            if m:
+                out[m.group(1)] = float(m.group(2))
+        return out
+
+    def stop(self):
+        """SIGTERM, wait; returns the exit status (None if it had to be killed)."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                self.logf.close()
+                return None
+        self.logf.close()
+        return self.proc.returncode
+
+
+class Baseline:
+    """bench/baseline_app.py under gunicorn -w 2 (torch's default threads)."""
+
+    def __init__(self, args):
+        self.args = args
+        self.log_path = os.path.join(args.results, "logs", "baseline.log")
+        self.proc, self.port, self.ready_s = None, None, None
+
+    def start(self, ready_timeout=300):
+        self.port = free_port()
+        cmd = ["gunicorn", "-w", "2", "-b", f"127.0.0.1:{self.port}", "--chdir", HERE, "baseline_app:app"]
+        env = dict(os.environ, MODEL=self.args.model, CLASS_INDEX=self.args.class_index)
+        log("start:", " ".join(cmd))
+        self.logf = open(self.log_path, "w")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(cmd, cwd=self.args.root, env=env, stdout=self.logf, stderr=subprocess.STDOUT)
+        deadline = t0 + ready_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited {self.proc.returncode}:\n{tail(self.log_path)}")
+            try:
+                status, _ = http_request(self.port, "GET", "/", timeout=2)
+                # both workers must have imported the app: wait until there are 2 children
+                if status == 200 and len(children(self.proc.pid)) >= 2:
+                    self.ready_s = time.monotonic() - t0
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"gunicorn not ready after {ready_timeout} s:\n{tail(self.log_path)}")
+
+    def pids(self):
+        if not self.proc or self.proc.poll() is not None:
+            return []
+        return [self.proc.pid] + children(self.proc.pid)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None and len(children(self.proc.pid)) >= 1
+
+    def metrics(self):
+        return {}
+
+    def stop(self):
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+        return 0  # gunicorn's exit status after SIGTERM is not a verdict on the benchmark
+
+
+def check_answer(server, name, image_bytes):
+    body, headers = multipart("image", os.path.basename(server.args.image), image_bytes)
+    try:
+        status, resp = http_request(server.port, "POST", "/", body=body, headers=headers, timeout=120)
+    except OSError as e:
+        broke(f"{name}: POST / failed: {e}")
+        return None
+    if status != 200:
+        broke(f"{name}: POST / answered {status}: {resp[:200]!r}")
+        return None
+    try:
+        return json.loads(resp)
+    except ValueError:
+        broke(f"{name}: POST / answered non-JSON: {resp[:200]!r}")
+        return None
+
+
+def warm_up(server, name, image_bytes, clients, per_client):
+    """clients concurrent clients, each sending per_client requests one after
+    the other, so that every worker has run a few forwards (TorchScript's
+    profiling executor optimises the graph only after the first calls)."""
+    if clients <= 0 or per_client <= 0:
+        return
+    log(f"{name}: warm-up, {clients} clients x {per_client} requests")
+    body, headers = multipart("image", os.path.basename(server.args.image), image_bytes)
+    failures = []
+
+    def client():
+        for _ in range(per_client):
+            try:
+                status, _ = http_request(server.port, "POST", "/", body=body, headers=headers, timeout=300)
+                if status != 200:
+                    failures.append(status)
+            except OSError as e:
+                failures.append(str(e))
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        broke(f"{name}: warm-up requests failed: {failures[:5]}")
+
+
+def load_server(args, server, name, levels, seconds):
+    """RSS at rest, one checked request, warm-up, then wrk at each level with RSS sampling."""
+    with open(args.image, "rb") as f:
+        image_bytes = f.read()
+    sampler = RssSampler(server.pids)
+    rss_before = sampler.sample() / 1024
+    sampler.max_kb = 0
+    answer = check_answer(server, name, image_bytes)
+    warm_up(server, name, image_bytes, args.warmup_clients, args.warmup_requests)
+    quiesce(server, name)
+    rows, died = [], False
+    with sampler:
+        for c in levels:
+            if not server.alive():
+                broke(f"{name} died before the {c}-connection run:\n{tail(server.log_path)}")
+                died = True
+                break
+            before = server.metrics()
+            log(f"{name}: wrk {c} connection(s), {seconds} s")
+            cpu0, t0 = cpu_seconds(server.pids()), time.monotonic()
+            r = wrk(args, server.port, c, seconds)
+            cpu1, t1 = cpu_seconds(server.pids()), time.monotonic()
+            after = server.metrics()
+            if r is None:
+                continue
+            # cores the server got during the run: far below the CPU count under
+            # full load means other processes took the machine (noisy numbers)
+            r["server_cores"] = (cpu1 - cpu0) / (t1 - t0) if t1 > t0 else None
+            if before and after:
+                n = after.get("inferd_batch_size_count", 0) - before.get("inferd_batch_size_count", 0)
+                s = after.get("inferd_batch_size_sum", 0) - before.get("inferd_batch_size_sum", 0)
+                fs = (after.get("inferd_model_forward_seconds_sum", 0)
+                      - before.get("inferd_model_forward_seconds_sum", 0))
+                r["mean_batch"] = s / n if n else None
+                r["mean_forward_ms"] = fs / n * 1e3 if n else None
+            rows.append(r)
+            quiesce(server, name)
+            log(f"{name}: {c} conns: {r['rps']:.2f} req/s ({r['requests']} requests), p50 {fmt(r['p50_ms'])} ms, "
+                f"p99 {fmt(r['p99_ms'])} ms, "
+                f"non-2xx {r['non2xx']}, socket errors {socket_errors_str(r['socket_errors'])}")
+    if not died and not server.alive():
+        broke(f"{name} died under load:\n{tail(server.log_path)}")
+    time.sleep(1.0)
+    rss_after = RssSampler(server.pids).sample() / 1024
+    return {"answer": answer, "rows": rows, "rss_before_mb": rss_before, "rss_during_max_mb": sampler.max_kb / 1024,
+            "rss_after_mb": rss_after, "ready_s": server.ready_s}
+
+
+def inferd_run(args, cfg, precision, levels, seconds, extra_flags=(), logname=None):
+    flags = list(cfg["flags"]) + ["--precision", precision] + list(extra_flags)
+    server = Inferd(args, flags, logname or f"inferd-{precision}.log")
+    try:
+        if not server.start():
+            log(f"bf16: server refused: {server.refused}")
+            return {"unsupported": True, "message": server.refused}
+    except RuntimeError as e:
+        broke(str(e))
+        return None
+    try:
+        res = load_server(args, server, f"inferd {precision}", levels, seconds)
+        res["self_reported_ready_ms"] = server.self_reported_ready_ms
+        res["flags"] = flags
+    finally:
+        rc = server.stop()
+    if rc != 0:
+        broke(f"inferd {precision} exited {rc} after SIGTERM:\n{tail(server.log_path)}")
+    return res
+
+
+def baseline_run(args, levels, seconds):
+    server = Baseline(args)
+    try:
+        server.start()
+    except RuntimeError as e:
+        broke(str(e))
+        return None
+    try:
+        res = load_server(args, server, "baseline", levels, seconds)
+    finally:
+        server.stop()
+    return res
+
+
+# ---------------------------------------------------------------- 6. bf16 agreement
+
+def generated_images(outdir):
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(3)
+    paths = []
+    h, w = 300, 400
+    y, x = np.mgrid[0:h, 0:w]
+    imgs = {
+        "gen-gradient.png": np.stack([x * 255 // w, y * 255 // h, (x + y) * 255 // (w + h)], -1),
+        "gen-noise.png": rng.integers(0, 256, (h, w, 3)),
+        "gen-checker.png": np.repeat((((x // 16) + (y // 16)) % 2 * 255)[..., None], 3, -1),
+        "gen-blobs.jpg": np.clip(128 + 100 * np.stack([np.sin(x / 23.0) * np.cos(y / 17.0),
+                                                       np.sin((x + y) / 31.0),
+                                                       np.cos(x / 11.0 - y / 29.0)], -1), 0, 255),
+    }
+    for name, arr in imgs.items():
+        p = os.path.join(outdir, name)
+        Image.fromarray(arr.astype(np.uint8), "RGB").save(p, **({"quality": 92} if name.endswith(".jpg") else {}))
+        paths.append(p)
+    return paths
+
+
+def classify(args, cfg, precision, images):
+    cmd = [os.path.join(args.build, "inferd-classify"), "--topk", "1000", "--precision", precision,
+           "--model", args.model, "--class-index", args.class_index] + list(cfg["flags"]) + images
+    p = run(cmd, timeout=900, cwd=args.root)
+    if p.returncode != 0:
+        return None, (p.stderr or p.stdout).strip()
+    lines = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    return lines, None
+
+
+def bf16_agreement(args, cfg):
+    photos = sorted(glob.glob(os.path.join(args.shared_dir, "*.jpg")) + glob.glob(os.path.join(args.shared_dir, "*.png")))
+    data_dir = os.path.join(args.root, "data")
+    photos += sorted(glob.glob(os.path.join(data_dir, "*.jpg")) + glob.glob(os.path.join(data_dir, "*.png")))
+    with tempfile.TemporaryDirectory(prefix="inferd-bench-") as tmp:
+        images = photos + generated_images(tmp)
+        log(f"bf16 agreement: inferd-classify on {len(images)} images")
+        fp32, err = classify(args, cfg, "fp32", images)
+        if fp32 is None:
+            broke(f"inferd-classify fp32 failed: {err}")
+            return None
+        bf16, err = classify(args, cfg, "bf16", images)
+        if bf16 is None:
+            if bf16_refused(err or ""):
+                return {"unsupported": True, "message": err}
+            broke(f"inferd-classify bf16 failed: {err}")
+            return None
+    if len(fp32) != len(images) or len(bf16) != len(images):
+        broke(f"inferd-classify printed {len(fp32)}/{len(bf16)} lines for {len(images)} images")
+        return None
+    per_image, agree, max_diff = [], 0, 0.0
+    for path, a, b in zip(images, fp32, bf16):
+        if "error" in a or "error" in b:
+            broke(f"inferd-classify: {os.path.basename(path)}: {a.get('error') or b.get('error')}")
+            continue
+        pa = {p["class_id"]: p["probability"] for p in a["predictions"]}
+        pb = {p["class_id"]: p["probability"] for p in b["predictions"]}
+        diff = max(abs(pa[k] - pb.get(k, 0.0)) for k in pa)
+        top5 = len({p["class_id"] for p in a["predictions"][:5]} & {p["class_id"] for p in b["predictions"][:5]})
+        same = a["class_id"] == b["class_id"]
+        agree += same
+        max_diff = max(max_diff, diff)
+        per_image.append({"image": os.path.basename(path), "fp32": a["class_name"], "bf16": b["class_name"],
+                          "same_top1": same, "p_fp32": a["predictions"][0]["probability"],
+                          "p_bf16": b["predictions"][0]["probability"], "max_prob_diff": diff, "top5_overlap": top5})
+    return {"images": len(per_image), "top1_agree": agree, "max_prob_diff": max_diff, "per_image": per_image}
+
+
+# ---------------------------------------------------------------- report
+
+FEW_REQUESTS = 20
+FEW_NOTE = (f"`*`: fewer than {FEW_REQUESTS} requests completed in the run, so the percentiles are rough (requests "
+            "still queued when wrk stops are not counted at all).")
+
+
+def few(r):
+    return "*" if r["requests"] < FEW_REQUESTS else ""
+
+
+def verdict(ok):
+    return "PASS" if ok else "FAIL"
+
+
+def report(args, info, res):
+    out = []
+    w = out.append
+    w(f"# inferd benchmark ({'quick' if args.quick else 'full'})")
+    w("")
+    w(f"- date: {info['date']}; commit {info['commit']}")
+    w(f"- machine: {info['cpu']}, {info['cpus']} CPUs, bf16 {'yes' if info['cpu_bf16'] else 'no'}; "
+      f"load average {info['load_start']} at start, {info['load_end']} at end (other jobs make numbers noisy)")
+    w(f"- model: `{info['model']}` ({info['model_meta']}); image: `{info['image']}` "
+      f"({info['image_bytes']} bytes, {info['image_size']})")
+    cfg = res["cfg"]
+    w(f"- server settings (config.json + flags `{' '.join(cfg['flags']) or '(none)'}`): threads {cfg['threads']} "
+      f"(effective {cfg['threads_eff']}), model_instances {cfg['model_instances']}, max_batch {cfg['max_batch']}, "
+      f"batch_delay_us {cfg['batch_delay_us']}, http_threads {cfg['http_threads']}, optimize {cfg['optimize']}")
+    w(f"- load: wrk {args.duration} s per level (--timeout {args.wrk_timeout}s, threads = min(conns, 2)) after a "
+      f"warm-up of {args.warmup_clients} clients x {args.warmup_requests} requests, and waiting for the server to go "
+      f"idle between levels; model_bench {args.model_seconds} s per batch size; "
+      f"preprocessing median of {args.preprocess_iterations}")
+    w(f"- baseline: `gunicorn -w 2 baseline_app:app` (Flask tutorial code, same TorchScript file, torch "
+      f"{info['torch']}, torch threads per worker {info['torch_threads']})")
+    w("")
+
+    # 1. model limit
+    w("## Model limit (model_bench, server thread settings)")
+    w("")
+    rows = []
+    for prec in res["precisions"]:
+        ml = res["model"].get(prec)
+        if ml is None:
+            rows.append([prec, "failed", "", "", ""])
+        elif ml.get("unsupported"):
+            rows.append([prec, "not supported on this CPU", "", "", ""])
+        else:
+            for r in ml["rows"]:
+                best = " (best)" if r is ml["best"] else ""
+                rows.append([prec, r["batch"], fmt(r["ms_batch"], 2), fmt(r["ms_image"], 2),
+                             fmt(r["images_s"], 2) + best])
+    w(md_table(["precision", "batch", "ms/batch", "ms/image", "images/s"], rows))
+    w("")
+    for prec in res["precisions"]:
+        ml = res["model"].get(prec)
+        if ml and not ml.get("unsupported") and ml.get("cores") is not None:
+            w(f"model_bench {prec} got {ml['cores']:.2f} of {info['cpus']} CPUs on average over batches 2..8 (it "
+              f"asks for {cfg['threads_eff'] * cfg['model_instances']}: less means other processes took them).")
+    w("")
+
+    # 2. preprocessing
+    w("## Preprocessing alone (decode + Resize(255) + CenterCrop(224) + ToTensor + Normalize, bytes in memory)")
+    w("")
+    c, py = res.get("pre_c"), res.get("pre_py")
+    rows = []
+    if c:
+        rows.append(["inferd C (pipeline_prepare)", fmt(c["median_ms"], 3), fmt(c["mean_ms"], 3), fmt(c["p90_ms"], 3),
+                     fmt(c["decode_median_ms"], 3), fmt(c["preprocess_median_ms"], 3)])
+    if py:
+        rows.append([f"PIL + torchvision (torch threads {py['torch_threads']})", fmt(py["median_ms"], 3),
+                     fmt(py["mean_ms"], 3), fmt(py["p90_ms"], 3), fmt(py["decode_median_ms"], 3),
+                     fmt(py["preprocess_median_ms"], 3)])
+    w(md_table(["implementation", "median ms/image", "mean", "p90", "decode median", "resize..normalise median"],
+               rows))
+    w("")
+
+    # 3/4. servers under load
+    w("## Servers under load (wrk, multipart POST /, one image per request)")
+    w("")
+    rows, rss_rows = [], []
+    def add_server(label, sr):
+        if sr is None and label.startswith("baseline") and args.no_baseline:
+            rows.append([label, "skipped (--no-baseline)", "", "", "", "", "", "", ""])
+            return
+        if sr is None:
+            rows.append([label, "failed", "", "", "", "", "", "", ""])
+            return
+        if sr.get("unsupported"):
+            rows.append([label, "not supported on this CPU", "", "", "", "", "", "", ""])
+            return
+        for r in sr["rows"]:
+            rows.append([label, r["conns"], fmt(r["rps"], 2), fmt(r["p50_ms"]) + few(r), fmt(r["p99_ms"]) + few(r),
+                         r["non2xx"],
+                         socket_errors_str(r["socket_errors"]),
+                         fmt(r.get("mean_batch"), 2) if "mean_batch" in r else "-",
+                         fmt(r.get("server_cores"), 2)])
+        rss_rows.append([label, fmt(sr["rss_before_mb"]), fmt(sr["rss_during_max_mb"]), fmt(sr["rss_after_mb"]),
+                         fmt(sr["ready_s"], 2)])
+    for prec in res["precisions"]:
+        add_server(f"inferd {prec}", res["server"].get(prec))
+    add_server("baseline (gunicorn -w 2)", res.get("baseline"))
+    w(md_table(["server", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx", "socket errors", "mean batch",
+                "server CPUs used"], rows))
+    w("")
+    w(f"mean batch: images per model forward during the run (inferd's /metrics). server CPUs used: CPU time the "
+      f"server got during the run / wall time (out of {info['cpus']}). {FEW_NOTE}")
+    w("")
+    w(md_table(["server", "RSS before MB", "RSS max during MB", "RSS after MB", "start to ready s"], rss_rows))
+    w("")
+    w("RSS of the baseline is the sum over the gunicorn master and its workers.")
+    w("")
+
+    # 5. ratios and targets
+    w("## Ratios and targets")
+    w("")
+    rows = []
+    for prec in res["precisions"]:
+        ml, sr = res["model"].get(prec), res["server"].get(prec)
+        if not ml or ml.get("unsupported") or not sr or sr.get("unsupported"):
+            continue
+        by_c = {r["conns"]: r for r in sr["rows"]}
+        if 16 in by_c:
+            ratio = by_c[16]["rps"] / ml["best"]["images_s"]
+            rows.append([f"{prec}: server images/s at 16 conns / bare model best (batch {ml['best']['batch']})",
+                         f"{by_c[16]['rps']:.2f} / {ml['best']['images_s']:.2f} = {ratio:.3f}",
+                         f">= {TARGET_THROUGHPUT_RATIO}", verdict(ratio >= TARGET_THROUGHPUT_RATIO)])
+            bw = ml.get("best_within_max_batch")
+            if bw and bw is not ml["best"]:
+                rows.append([f"{prec}: (info) same vs best batch <= max_batch {cfg['max_batch']} (batch {bw['batch']})",
+                             f"{by_c[16]['rps'] / bw['images_s']:.3f}", "", ""])
+        if 1 in by_c and by_c[1]["p50_ms"] is None:
+            rows.append([f"{prec}: single-client p50 - bare batch-1 forward", "no request completed",
+                         f"<= {TARGET_P50_OVERHEAD_MS:.0f} ms", "FAIL"])
+        elif 1 in by_c and ml["batch1_ms"] is not None:
+            over = by_c[1]["p50_ms"] - ml["batch1_ms"]
+            rows.append([f"{prec}: single-client p50 - bare batch-1 forward",
+                         f"{by_c[1]['p50_ms']:.1f} - {ml['batch1_ms']:.1f} = {over:+.1f} ms",
+                         f"<= {TARGET_P50_OVERHEAD_MS:.0f} ms", verdict(over <= TARGET_P50_OVERHEAD_MS)])
+        rows.append([f"{prec}: server RSS (max of before/during/after)",
+                     f"{max(sr['rss_before_mb'], sr['rss_during_max_mb'], sr['rss_after_mb']):.1f} MB",
+                     f"<= {TARGET_RSS_MB:.0f} MB",
+                     verdict(max(sr['rss_before_mb'], sr['rss_during_max_mb'], sr['rss_after_mb']) <= TARGET_RSS_MB)])
+        rows.append([f"{prec}: time to ready (process start to GET /ready 200)",
+                     f"{sr['ready_s']:.2f} s (server log: {sr.get('self_reported_ready_ms')} ms after load start)",
+                     f"<= {TARGET_READY_S:.0f} s", verdict(sr["ready_s"] <= TARGET_READY_S)])
+    if c and py:
+        sp = py["median_ms"] / c["median_ms"]
+        rows.append(["preprocessing speed-up, C vs PIL + torchvision",
+                     f"{py['median_ms']:.2f} / {c['median_ms']:.2f} ms = {sp:.2f}x",
+                     f">= {TARGET_PREPROCESS_SPEEDUP:.0f}x", verdict(sp >= TARGET_PREPROCESS_SPEEDUP)])
+    base = res.get("baseline")
+    prim = res["server"].get(res["precisions"][0])
+    if base and prim and not prim.get("unsupported"):
+        bc = {r["conns"]: r for r in base["rows"]}
+        ic = {r["conns"]: r for r in prim["rows"]}
+        all_ahead = True
+        for cn in CONNECTIONS:
+            if cn not in bc or cn not in ic:
+                all_ahead = False
+                continue
+            ir, br = ic[cn]["rps"], bc[cn]["rps"]
+            ip, bp = ic[cn]["p99_ms"], bc[cn]["p99_ms"]
+            tput = f"{ir / br:.2f}x req/s" if br > 0 else f"{ir:.2f} vs 0 req/s"
+            if ip is None:
+                p99, p99_ok = "inferd completed no request", False
+            elif bp is None:
+                p99, p99_ok = f"baseline completed no request in {args.duration} s", True
+            else:
+                p99, p99_ok = f"{ip / bp:.2f}x p99", ip < bp
+            ahead = ir > br and p99_ok
+            all_ahead &= ahead
+            rows.append([f"inferd {res['precisions'][0]} vs baseline at {cn} conn(s): throughput ratio, p99 ratio",
+                         f"{tput}, {p99}", "> 1, < 1", verdict(ahead)])
+        rows.append(["ahead of the baseline at every concurrency", "", "all of the above", verdict(all_ahead)])
+    w(md_table(["measure", "value", "target", "verdict"], rows))
+    w("")
+
+    # 6. bf16 agreement
+    ag = res.get("agreement")
+    if "bf16" in res["precisions"]:
+        w("## bf16 vs fp32 (inferd-classify, all 1000 probabilities)")
+        w("")
+        if res.get("bf16_unsupported"):
+            w("bf16: not supported on this CPU")
+        elif ag is None:
+            w("agreement check failed (see errors)")
+        else:
+            w(f"top-1 agreement {ag['top1_agree']}/{ag['images']}; max softmax-probability difference "
+              f"{ag['max_prob_diff']:.4f}")
+            w("")
+            w(md_table(["image", "fp32 top-1", "bf16 top-1", "same", "p fp32", "p bf16", "max |dp|", "top-5 overlap"],
+                       [[r["image"], r["fp32"], r["bf16"], "yes" if r["same_top1"] else "NO", fmt(r["p_fp32"], 4),
+                         fmt(r["p_bf16"], 4), fmt(r["max_prob_diff"], 4), f"{r['top5_overlap']}/5"]
+                        for r in ag["per_image"]]))
+        w("")
+
+    # 7. batching sweep
+    sw = res.get("sweep")
+    if sw is not None:
+        w(f"## Batching sweep (inferd {res['precisions'][0]}, 16 connections, {args.sweep_duration} s each)")
+        w("")
+        rows = []
+        for s in sw:
+            r = s.get("row")
+            if r is None:
+                rows.append([s["max_batch"], s["delay"], "failed", "", "", "", "", "", "", ""])
+            else:
+                rows.append([s["max_batch"], s["delay"], fmt(r["rps"], 2), fmt(r["p50_ms"]) + few(r),
+                             fmt(r["p99_ms"]) + few(r),
+                             r["non2xx"], socket_errors_str(r["socket_errors"]), fmt(r.get("mean_batch"), 2),
+                             fmt(r.get("mean_forward_ms")), fmt(r.get("server_cores"), 2)])
+        w(md_table(["max_batch", "batch_delay_us", "req/s", "p50 ms", "p99 ms", "non-2xx", "socket errors",
+                    "mean batch", "mean forward ms", "server CPUs used"], rows))
+        w("")
+        w(FEW_NOTE)
+        w("")
+
+    answers = []
+    for label, sr in [(f"inferd {p}", res["server"].get(p)) for p in res["precisions"]] + [
+            ("baseline", res.get("baseline"))]:
+        if sr and not sr.get("unsupported") and sr.get("answer") is not None:
+            answers.append(f"{label}: `{json.dumps(sr['answer'])}`")
+    if answers:
+        w("Answers to one POST of the image (seeded weights: deterministic, not real classifications): "
+          + "; ".join(answers))
+        w("")
+        base, fp = res.get("baseline"), res["server"].get("fp32")
+        if base and fp and not fp.get("unsupported") and base.get("answer") and fp.get("answer") \
+                and base["answer"] != fp["answer"]:
+            w("NOTE: inferd fp32 and the baseline answered differently for the same image and model.")
+            w("")
+    if errors:
+        w("## Errors (something broke)")
+        w("")
+        for e in errors:
+            w("- " + e.replace("\n", "\n  "))
+        w("")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- main
+
+def resolve_config(args):
+    flags = []
+    if args.config:
+        flags += ["--config", args.config]
+    for key in ("threads", "model_instances", "max_batch", "batch_delay_us", "http_threads"):
+        v = getattr(args, key)
+        if v is not None:
+            flags += ["--" + key.replace("_", "-"), str(v)]
+    p = run([os.path.join(args.build, "inferd"), "--check-config"] + flags, timeout=60, cwd=args.root)
+    if p.returncode != 0:
+        sys.exit(f"bench: inferd --check-config {' '.join(flags)} failed: {p.stderr.strip()}")
+    c = json.loads(p.stdout)
+    cpus = os.cpu_count() or 1
+    threads_eff = c["threads"] if c["threads"] > 0 else max(1, cpus // c["model_instances"])
+    return {"flags": flags, "threads": c["threads"], "threads_eff": threads_eff,
+            "model_instances": c["model_instances"], "max_batch": c["max_batch"],
+            "batch_delay_us": c["batch_delay_us"], "http_threads": c["http_threads"], "optimize": c["optimize"]}
+
+
+def machine_info(args):
+    cpu = platform.processor() or "unknown CPU"
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and cpu in ("unknown CPU", "", "x86_64"):
+                    cpu = line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    flags = line
+    except OSError:
+        pass
+    commit = "unknown"
+    try:
+        p = run(["git", "-C", args.root, "rev-parse", "--short", "HEAD"], timeout=10)
+        if p.returncode == 0:
+            commit = p.stdout.strip()
+            d = run(["git", "-C", args.root, "status", "--porcelain", "--untracked-files=no"], timeout=10)
+            if d.stdout.strip():
+                commit += " (+ uncommitted changes)"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    import torch
+    from PIL import Image
+    with Image.open(args.image) as im:
+        size = f"{im.size[0]}x{im.size[1]} {im.format}"
+    meta = model_meta(args.model)
+    return {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": commit, "cpu": cpu,
+            "cpus": os.cpu_count(), "cpu_bf16": " avx512_bf16" in flags or " amx_bf16" in flags,
+            "load_start": " ".join(f"{x:.2f}" for x in os.getloadavg()), "load_end": None,
+            "model": show_path(args.model, args.root),
+            "model_meta": ", ".join(f"{k} {meta[k]}" for k in ("arch", "weights", "seed") if k in meta) or "no metadata",
+            "image": show_path(args.image, args.root), "image_bytes": os.path.getsize(args.image),
+            "image_size": size, "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", default=ROOT)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"))
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--class-index", default=None)
+    ap.add_argument("--image", required=True)
+    ap.add_argument("--shared-dir", default=None, help="photos for the bf16 agreement (../shared/data)")
+    ap.add_argument("--quick", action="store_true", help="short runs (5 s per load level)")
+    ap.add_argument("--precision", choices=("fp32", "bf16", "both"), default="fp32")
+    ap.add_argument("--batching-sweep", action="store_true")
+    ap.add_argument("--duration", type=int, default=None, help="seconds per wrk level (20; --quick 5)")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the gunicorn baseline")
+    ap.add_argument("--config", default=None, help="config file for inferd (default ./config.json if present)")
+    ap.add_argument("--threads", type=int)
+    ap.add_argument("--model-instances", type=int)
+    ap.add_argument("--max-batch", type=int)
+    ap.add_argument("--batch-delay-us", type=int)
+    ap.add_argument("--http-threads", type=int)
+    ap.add_argument("--results", default=None, help="output folder (bench-results)")
+    args = ap.parse_args()
+
+    args.root = os.path.abspath(args.root)
+    args.build = os.path.abspath(args.build)
+    args.model = os.path.abspath(args.model)
+    args.image = os.path.abspath(args.image)
+    args.class_index = os.path.abspath(args.class_index or os.path.join(args.root, "imagenet_class_index.json"))
+    args.shared_dir = os.path.abspath(args.shared_dir or os.path.join(args.root, "..", "shared", "data"))
+    args.results = os.path.abspath(args.results or os.path.join(args.root, "bench-results"))
+    if args.config:
+        args.config = os.path.abspath(args.config)
+    args.duration = args.duration or (5 if args.quick else 20)
+    args.sweep_duration = args.duration
+    args.warmup_clients, args.warmup_requests = 4, 2
+    args.model_seconds = 2 if args.quick else 5
+    args.preprocess_iterations = 50 if args.quick else 300
+    args.wrk_timeout = 30
+    os.makedirs(os.path.join(args.results, "logs"), exist_ok=True)
+    for path, what in ((args.model, "model"), (args.image, "image"), (args.class_index, "class index")):
+        if not os.path.isfile(path):
+            sys.exit(f"bench: {what} {path} not found")
+
+    info = machine_info(args)
+    cfg = resolve_config(args)
+    precisions = ["fp32", "bf16"] if args.precision == "both" else [args.precision]
+    res = {"cfg": cfg, "precisions": precisions, "model": {}, "server": {}}
+    log(f"settings: threads {cfg['threads_eff']}, instances {cfg['model_instances']}, max_batch {cfg['max_batch']}, "
+        f"load average {info['load_start']}")
+
+    def bf16_off(message):
+        res["bf16_unsupported"] = True
+        res["model"]["bf16"] = res["server"]["bf16"] = {"unsupported": True, "message": message}
+        print("bf16: not supported on this CPU", flush=True)
+        log(message or "")
+
+    prim = precisions[0]
+    # 1. model limit (primary precision)
+    res["model"][prim] = model_limit(args, cfg, prim)
+    if prim == "bf16" and res["model"][prim] and res["model"][prim].get("unsupported"):
+        bf16_off(res["model"][prim]["message"])
+    # 2. preprocessing
+    res["pre_c"] = preprocess_c(args)
+    try:
+        res["pre_py"] = preprocess_pil(args)
+    except Exception as e:  # noqa: BLE001 - report and go on
+        broke(f"PIL preprocessing failed: {e}")
+        res["pre_py"] = None
+    # 3. inferd under load
+    if not res.get("bf16_unsupported"):
+        res["server"][prim] = inferd_run(args, cfg, prim, CONNECTIONS, args.duration)
+        if res["server"][prim] and res["server"][prim].get("unsupported"):
+            bf16_off(res["server"][prim]["message"])
+    # 4. baseline
+    res["baseline"] = None if args.no_baseline else baseline_run(args, CONNECTIONS, args.duration)
+    # 6. bf16 repeat + agreement
+    if "bf16" in precisions and prim != "bf16":
+        res["model"]["bf16"] = model_limit(args, cfg, "bf16")
+        if res["model"]["bf16"] and res["model"]["bf16"].get("unsupported"):
+            bf16_off(res["model"]["bf16"]["message"])
+        else:
+            res["server"]["bf16"] = inferd_run(args, cfg, "bf16", CONNECTIONS, args.duration)
+            if res["server"]["bf16"] and res["server"]["bf16"].get("unsupported"):
+                bf16_off(res["server"]["bf16"]["message"])
+    if "bf16" in precisions and not res.get("bf16_unsupported"):
+        ag = bf16_agreement(args, cfg)
+        if ag and ag.get("unsupported"):
+            bf16_off(ag["message"])
+        else:
+            res["agreement"] = ag
+    # 7. batching sweep
+    if args.batching_sweep and not (prim == "bf16" and res.get("bf16_unsupported")):
+        res["sweep"] = []
+        for mb in (1, 2, 4, 8):
+            for delay in (0, 2000):
+                sr = inferd_run(args, cfg, prim, (16,), args.sweep_duration,
+                                extra_flags=["--max-batch", str(mb), "--batch-delay-us", str(delay)],
+                                logname=f"inferd-sweep-b{mb}-d{delay}.log")
+                row = sr["rows"][0] if sr and not sr.get("unsupported") and sr["rows"] else None
+                res["sweep"].append({"max_batch": mb, "delay": delay, "row": row})
+
+    info["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    text = report(args, info, res)
+    print(text, flush=True)
+    with open(os.path.join(args.results, "latest.md"), "w") as f:
+        f.write(text + "\n")
+
+    def strip(o):
+        if isinstance(o, dict):
+            return {k: strip(v) for k, v in o.items() if k != "text"}
+        if isinstance(o, list):
+            return [strip(v) for v in o]
+        return o
+    with open(os.path.join(args.results, "latest.json"), "w") as f:
+        json.dump(strip({"info": info, "results": res, "errors": errors}), f, indent=1)
+    log(f"written {os.path.relpath(os.path.join(args.results, 'latest.md'), args.root)}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The benchmark of issue 3, in one run: the bare model's limit, preprocessing
+# alone (C vs PIL + torchvision), inferd under wrk load at 1/4/16 connections
+# (throughput, p50/p99, errors, RSS, time to ready) and the original Flask
+# server under gunicorn with the same load, then ratios with PASS/FAIL.
+#   scripts/bench.sh [--quick] [--model M] [--precision fp32|bf16|both] [--batching-sweep]
+#                    [--image FILE] [--shared-dir DIR] [--duration S] [--no-baseline]
+#                    [--threads T] [--model-instances N] [--max-batch B] [--batch-delay-us D] [--config FILE]
+# Server settings come from ./config.json plus the flags above (given to both
+# the server and model_bench). Prints a markdown report and writes it to
+# bench-results/latest.md. Exits 0 even when a target fails; non-zero only
+# when something broke (a server died, wrk or a tool failed).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+py=/usr/bin/python3
+
+model=build/test-model/densenet121-seeded0.pt image="" pass=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --model) model=$2; shift 2 ;;
+    --image) image=$2; shift 2 ;;
+    --quick|--batching-sweep|--no-baseline) pass+=("$1"); shift ;;
+    --precision|--duration|--shared-dir|--threads|--model-instances|--max-batch|--batch-delay-us|--http-threads|--config)
+      [ $# -ge 2 ] || { echo "bench.sh: $1 needs a value" >&2; exit 2; }
+      pass+=("$1" "$2"); shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+scripts/install-deps.sh bench
+scripts/setup.sh --class-index-only
+
+if ! grep -q '^add_subdirectory(bench)' CMakeLists.txt; then
+  echo "bench.sh: CMakeLists.txt does not add_subdirectory(bench) yet (bench/CMakeLists.txt defines the benchmark tools)" >&2
+  exit 1
+fi
+# Release build of the server, the CLI and the benchmark tools. -Werror is off
+# here: the benchmark measures, the test suite judges warnings.
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DINFERD_WERROR=OFF -DBUILD_TESTING=OFF >/dev/null
+cmake --build build-bench -j "$(nproc)" --target inferd inferd-classify model_bench preprocess_bench >/dev/null
+
+# The seeded test model (speed does not depend on the weights).
+if [ ! -s "$model" ]; then
+  echo "bench.sh: exporting $model (seeded weights)" >&2
+  mkdir -p "$(dirname "$model")"
+  "$py" scripts/export_model.py --weights seeded --seed 0 --out "$model"
+fi
+
+# The image: the shared dog photo, else the first photo in data/.
+if [ -z "$image" ]; then
+  if [ -f ../shared/data/dog.jpg ]; then
+    image=../shared/data/dog.jpg
+  else
+    image=$(ls data/*.jpg 2>/dev/null | head -n 1 || true)
+    [ -n "$image" ] || { echo "bench.sh: no image: ../shared/data/dog.jpg and data/*.jpg are missing" >&2; exit 1; }
+    echo "bench.sh: ../shared/data/dog.jpg not found, using $image" >&2
+  fi
+fi
+
+exec "$py" bench/bench.py --root "$root" --build build-bench --model "$model" --image "$image" \
+  --class-index imagenet_class_index.json ${pass[@]+"${pass[@]}"}
