@@ -242,6 +242,16 @@ def seeded_model(seed, calib_dir, n_samples, batch_size, margin, class_index_pat
     torch.manual_seed(seed)  # drives densenet121's weight init only
     gen = torch.Generator().manual_seed(seed)  # drives augmentation + class choice
     model = torchvision.models.densenet121(weights=None)
+    # torchvision initialises every BatchNorm to weight 1, bias 0: 120 identical
+    # constant tensors, which TorchScript's freezing (constant pooling, CSE)
+    # compares element by element pairwise — tens of seconds at every server
+    # start. A trained network never looks like that; seeded affine values
+    # near (1, 0) keep the model realistic and its freezing fast.
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.copy_(1.0 + 0.05 * torch.randn(m.weight.shape, generator=gen))
+                m.bias.copy_(0.05 * torch.randn(m.bias.shape, generator=gen))
     files = calibration_files(calib_dir)
     transform = reference.build_transform()
     centre, batch = calibration_set(files, max(n_samples, len(files)), gen, transform)
