@@ -158,9 +158,17 @@ static image_status decode_jpeg(const uint8_t *data, size_t len, const image_lim
     int inverted = is_cmyk && cinfo.saw_Adobe_marker;
     while (cinfo.output_scanline < cinfo.output_height) {
         uint8_t *dst = pixels + (size_t)cinfo.output_scanline * width * 3;
-        JSAMPROW row = is_cmyk ? cmyk_row : dst;
-        jpeg_read_scanlines(&cinfo, &row, 1);
-        if (is_cmyk) {
+        if (!is_cmyk) {
+            /* Several rows per call: libjpeg upsamples in row groups, and
+             * one row at a time costs it an extra copy. */
+            JSAMPROW rows[16];
+            JDIMENSION want = cinfo.output_height - cinfo.output_scanline;
+            if (want > 16) want = 16;
+            for (JDIMENSION r = 0; r < want; r++) rows[r] = dst + (size_t)r * width * 3;
+            jpeg_read_scanlines(&cinfo, rows, want);
+        } else {
+            JSAMPROW row = cmyk_row;
+            jpeg_read_scanlines(&cinfo, &row, 1);
             for (size_t x = 0; x < width; x++) {
                 int c = cmyk_row[4 * x], m = cmyk_row[4 * x + 1], y = cmyk_row[4 * x + 2],
                     k = cmyk_row[4 * x + 3];

@@ -1,0 +1,24 @@
+# Hardening, API and (quick) soak tests of the real server: issues 4 and 5.
+# Included from the top CMakeLists after tests/python_tests.cmake, whose
+# INFERD_PYTHON, INFERD_TEST_MODEL, INFERD_SHARED_DATA and seeded_model
+# fixture they use. They start their own servers on free loopback ports and
+# measure latencies (503s in < 1 s), so they run serially. The full soak
+# (20000 requests) is not registered: run scripts/soak.sh by hand.
+set(INFERD_SERVER_TEST_ARGS
+    --binary $<TARGET_FILE:inferd> --model ${INFERD_TEST_MODEL}
+    --class-index ${CMAKE_SOURCE_DIR}/imagenet_class_index.json --shared-dir ${INFERD_SHARED_DATA})
+
+add_test(NAME hardening_server
+         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/hardening_test.py ${INFERD_SERVER_TEST_ARGS})
+set_tests_properties(hardening_server PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900 RUN_SERIAL TRUE
+                     LABELS "server")
+
+add_test(NAME api_server
+         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/api_test.py ${INFERD_SERVER_TEST_ARGS})
+set_tests_properties(api_server PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900 RUN_SERIAL TRUE
+                     LABELS "server")
+
+add_test(NAME soak_quick
+         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/soak.py --quick ${INFERD_SERVER_TEST_ARGS})
+set_tests_properties(soak_quick PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 1800 RUN_SERIAL TRUE
+                     LABELS "server;soak")
