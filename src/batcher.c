@@ -250,6 +250,23 @@ int batcher_wait_warm(batcher *b, int timeout_ms) {
     return rc;
 }
 
+void batcher_cancel_queued(batcher *b) {
+    pthread_mutex_lock(&b->lock);
+    b->stopping = 1;
+    batch_job *list = NULL;
+    for (batch_job *job; (job = pop_locked(b));) {
+        job->next = list;
+        list = job;
+    }
+    pthread_cond_broadcast(&b->wake);
+    pthread_mutex_unlock(&b->lock);
+    while (list) {
+        batch_job *next = list->next;
+        finish(list, BATCH_JOB_CANCELLED, "server is shutting down");
+        list = next;
+    }
+}
+
 void batcher_stop(batcher *b) {
     if (!b) return;
     pthread_mutex_lock(&b->lock);

@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -41,7 +42,34 @@ struct http_server {
     atomic_int in_flight;
     atomic_int suspended; /* connections waiting for the model */
     atomic_ullong next_request_id;
+    /* Slow-client guard: every connection's read deadline (see watchdog). */
+    pthread_mutex_t conns_lock;
+    struct tracked_conn *conns;
+    pthread_t watchdog;
+    int watchdog_started;
+    atomic_int stopping;
 };
+
+/* libmicrohttpd's connection timeout only measures idleness, so a client
+ * sending one byte a second keeps a connection forever. Each connection gets
+ * a deadline to deliver its request (headers, then body); a watchdog shuts
+ * down the socket of any connection past it, and libmicrohttpd then closes
+ * it as it would any dropped client. */
+typedef struct tracked_conn {
+    struct tracked_conn *prev, *next;
+    MHD_socket fd;
+    _Atomic uint64_t deadline_ns; /* UINT64_MAX while the server, not the client, has the turn */
+} tracked_conn;
+
+static uint64_t read_timeout_ns(const http_server *s) {
+    return (uint64_t)s->deps.cfg->connection_timeout_s * 1000000000u;
+}
+
+static void set_read_deadline(struct MHD_Connection *conn, uint64_t deadline_ns) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    tracked_conn *t = ci ? ci->socket_context : NULL;
+    if (t) atomic_store(&t->deadline_ns, deadline_ns);
+}
 
 typedef enum {
     ROUTE_ROOT,
@@ -583,14 +611,19 @@ static enum MHD_Result begin_request(request *req, const char *method) {
 }
 
 static enum MHD_Result receive_body(request *req, const char *data, size_t *size) {
+    int64_t limit = req->server->deps.cfg->max_body_bytes;
     req->body_bytes += *size;
-    if ((int64_t)req->body_bytes > req->server->deps.cfg->max_body_bytes) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "request body is larger than the limit of %lld bytes",
-                 (long long)req->server->deps.cfg->max_body_bytes);
+    if ((int64_t)req->body_bytes > limit) {
+        /* libmicrohttpd cannot send a response while a body is still
+         * arriving, so the rest is read and dropped and the 413 goes out at
+         * the end; past a hard cap the connection is simply closed. */
+        int64_t hard_cap = limit * 4 > limit + (INT64_C(64) << 20) ? limit * 4 : limit + (INT64_C(64) << 20);
         *size = 0;
-        /* Answer now: MHD sends it and closes instead of reading the rest. */
-        return send_error(req, 413, msg);
+        if ((int64_t)req->body_bytes > hard_cap) return MHD_NO;
+        char msg[96];
+        snprintf(msg, sizeof(msg), "request body is larger than the limit of %lld bytes", (long long)limit);
+        set_request_error(req, 413, msg);
+        return MHD_YES;
     }
     if (!req->error_status) {
         if (req->post) {
@@ -628,6 +661,8 @@ static enum MHD_Result body_complete(request *req) {
         req->post = NULL;
     }
     if (req->error_status) return send_error(req, req->error_status, req->error);
+    if (req->topk_len && parse_topk(req->topk_text, &req->topk) != 0)
+        return send_error(req, 400, "topk must be an integer from 1 to 1000");
     if (req->json_body) {
         char err[256];
         int status = kserve_parse_infer(req->json_text ? req->json_text : "", req->json_len,
@@ -680,12 +715,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
             snprintf(req->request_id, sizeof(req->request_id), "%016llx",
                      (unsigned long long)atomic_fetch_add(&s->next_request_id, 1));
         atomic_fetch_add(&s->in_flight, 1);
+        set_read_deadline(conn, util_now_ns() + read_timeout_ns(s)); /* the body's turn */
         req->route = route_of(url);
         return begin_request(req, method);
     }
     switch (req->state) {
     case REQ_RECEIVING:
         if (*upload_data_size) return receive_body(req, upload_data, upload_data_size);
+        set_read_deadline(conn, UINT64_MAX);
         return body_complete(req);
     case REQ_WAITING:
         atomic_fetch_sub(&s->suspended, 1); /* resumed: libmicrohttpd no longer holds it suspended */
@@ -699,11 +736,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 
 static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                               enum MHD_RequestTerminationCode toe) {
-    (void)conn, (void)toe;
+    (void)toe;
     http_server *s = cls;
     request *req = *con_cls;
     if (!req) return;
     *con_cls = NULL;
+    set_read_deadline(conn, util_now_ns() + read_timeout_ns(s)); /* the next request's turn */
     if (s->deps.cfg->access_log) {
         log_access_entry e = {
             .request_id = req->request_id,
@@ -758,6 +796,54 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
         log_warn("libmicrohttpd: %s", line);
 }
 
+static void connection_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code) {
+    http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        tracked_conn *t = calloc(1, sizeof(*t));
+        if (!t) return;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        t->fd = ci ? ci->connect_fd : MHD_INVALID_SOCKET;
+        atomic_store(&t->deadline_ns, util_now_ns() + read_timeout_ns(s));
+        pthread_mutex_lock(&s->conns_lock);
+        t->next = s->conns;
+        if (s->conns) s->conns->prev = t;
+        s->conns = t;
+        pthread_mutex_unlock(&s->conns_lock);
+        *socket_context = t;
+        return;
+    }
+    tracked_conn *t = *socket_context;
+    if (!t) return;
+    /* Unlinked under the lock before libmicrohttpd closes the socket, so
+     * the watchdog never touches a descriptor that may have been reused. */
+    pthread_mutex_lock(&s->conns_lock);
+    if (t->prev) t->prev->next = t->next;
+    else s->conns = t->next;
+    if (t->next) t->next->prev = t->prev;
+    pthread_mutex_unlock(&s->conns_lock);
+    free(t);
+    *socket_context = NULL;
+}
+
+static void *watchdog_main(void *arg) {
+    http_server *s = arg;
+    while (!atomic_load(&s->stopping)) {
+        struct timespec tick = {0, 250 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+        uint64_t now = util_now_ns();
+        pthread_mutex_lock(&s->conns_lock);
+        for (tracked_conn *t = s->conns; t; t = t->next) {
+            if (now > atomic_load(&t->deadline_ns) && t->fd != MHD_INVALID_SOCKET) {
+                shutdown(t->fd, SHUT_RDWR);
+                atomic_store(&t->deadline_ns, UINT64_MAX);
+            }
+        }
+        pthread_mutex_unlock(&s->conns_lock);
+    }
+    return NULL;
+}
+
 int http_server_start(const http_deps *deps, http_server **out, char *err, size_t errlen) {
     *out = NULL;
     const inferd_config *cfg = deps->cfg;
@@ -768,11 +854,15 @@ int http_server_start(const http_deps *deps, http_server **out, char *err, size_
     }
     s->deps = *deps;
     s->limits.max_pixels = (uint64_t)cfg->max_pixels;
+    pthread_mutex_init(&s->conns_lock, NULL);
     atomic_store(&s->next_request_id, 1);
 
     struct sockaddr_storage addr;
     memset(&addr, 0, sizeof(addr));
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
+    /* poll, not epoll: with epoll libmicrohttpd 0.9.75 can miss a client's
+     * close that arrives together with data, keeping aborted uploads alive
+     * until the idle timeout. */
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
                          MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (strchr(cfg->addr, ':')) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
@@ -794,6 +884,8 @@ int http_server_start(const http_deps *deps, http_server **out, char *err, size_
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
                                  MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
+                                 MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s,
+                                 MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
                                  MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available?)", cfg->addr, cfg->port);
@@ -802,6 +894,7 @@ int http_server_start(const http_deps *deps, http_server **out, char *err, size_
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : cfg->port;
+    s->watchdog_started = pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0;
     *out = s;
     return 0;
 bad_addr:
@@ -838,6 +931,9 @@ void http_server_stop(http_server *s) {
         log_error("%d connection(s) still suspended at shutdown; leaving them to the OS", atomic_load(&s->suspended));
         return; /* exiting without MHD_stop_daemon is better than an abort */
     }
+    atomic_store(&s->stopping, 1);
+    if (s->watchdog_started) pthread_join(s->watchdog, NULL);
     if (s->daemon) MHD_stop_daemon(s->daemon);
+    pthread_mutex_destroy(&s->conns_lock);
     free(s);
 }

@@ -375,6 +375,47 @@ static image_status bmp_check_complete(const uint8_t *data, size_t len, int widt
     return IMAGE_OK;
 }
 
+/* The first frame of a GIF must be complete: PIL refuses a file cut inside
+ * it, while stb_image would fill the missing pixels. Walks the blocks up to
+ * the end of the first image's data. */
+static image_status gif_check_first_frame(const uint8_t *data, size_t len, char *err, size_t errlen) {
+    size_t pos = 13;
+    if (len < pos) goto truncated;
+    if (data[10] & 0x80) pos += (size_t)3 << ((data[10] & 7) + 1); /* global colour table */
+    for (;;) {
+        if (pos >= len) goto truncated;
+        uint8_t block = data[pos++];
+        if (block == 0x21) { /* extension: label, then sub-blocks */
+            if (pos >= len) goto truncated;
+            pos++;
+            for (;;) {
+                if (pos >= len) goto truncated;
+                uint8_t n = data[pos++];
+                if (n == 0) break;
+                pos += n;
+            }
+        } else if (block == 0x2C) { /* image descriptor */
+            if (pos + 9 > len) goto truncated;
+            uint8_t flags = data[pos + 8];
+            pos += 9;
+            if (flags & 0x80) pos += (size_t)3 << ((flags & 7) + 1); /* local colour table */
+            pos++; /* LZW minimum code size */
+            for (;;) {
+                if (pos >= len) goto truncated;
+                uint8_t n = data[pos++];
+                if (n == 0) return IMAGE_OK;
+                pos += n;
+            }
+        } else {
+            set_err(err, errlen, "invalid GIF: no image in the file");
+            return IMAGE_ERR_CORRUPT;
+        }
+    }
+truncated:
+    set_err(err, errlen, "invalid GIF: image file is truncated");
+    return IMAGE_ERR_CORRUPT;
+}
+
 static image_status decode_stb(const uint8_t *data, size_t len, image_format format,
                                const image_limits *limits, image_rgb *out, char *err,
                                size_t errlen) {
@@ -386,6 +427,7 @@ static image_status decode_stb(const uint8_t *data, size_t len, image_format for
     image_status status = stb_header(data, len, format, &w, &h, err, errlen);
     if (status == IMAGE_OK) status = check_dimensions(w, h, limits, err, errlen);
     if (status == IMAGE_OK && format == IMAGE_FORMAT_BMP) status = bmp_check_complete(data, len, w, h, err, errlen);
+    if (status == IMAGE_OK && format == IMAGE_FORMAT_GIF) status = gif_check_first_frame(data, len, err, errlen);
     if (status != IMAGE_OK) return status;
 
     /* Asking stb for 3 channels replicates gray, looks up palettes and drops

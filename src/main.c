@@ -202,6 +202,8 @@ int main(int argc, char **argv) {
     log_info("signal %d: shutting down", sig);
     int drained = drain(&a, &signals);
     if (drained == -2) _exit(1);
+    /* Drain time is up: what is still queued is answered 503, not run. */
+    if (drained != 0) batcher_cancel_queued(a.batcher);
     app_free(&a);
     log_info("stopped");
     return drained == 0 ? 0 : 1;
