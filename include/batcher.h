@@ -68,6 +68,10 @@ int batcher_queue_depth(batcher *b);
  * Returns 1 when warm, 0 on timeout, -1 when a warm-up forward failed. */
 int batcher_wait_warm(batcher *b, int timeout_ms);
 
+/* Completes every job still waiting in the queue as BATCH_JOB_CANCELLED
+ * (for a shutdown whose drain time is up); running batches finish. */
+void batcher_cancel_queued(batcher *b);
+
 /* Stops taking jobs, runs every queued job, joins the workers. */
 void batcher_stop(batcher *b);
 void batcher_free(batcher *b);
