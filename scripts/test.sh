@@ -40,5 +40,5 @@ if [ $sanitize = 1 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -j 1 -LE soak "${ctest_args[@]}"
+    ctest --test-dir build-asan --output-on-failure -j 1 -LE "soak|valgrind" "${ctest_args[@]}"
 fi

@@ -23,3 +23,8 @@ add_test(NAME integration_server
                  --binary $<TARGET_FILE:inferd> --model ${INFERD_TEST_MODEL}
                  --class-index ${CMAKE_SOURCE_DIR}/imagenet_class_index.json --shared-dir ${INFERD_SHARED_DATA})
 set_tests_properties(integration_server PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900)
+
+add_test(NAME valgrind_server
+         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/valgrind_test.py --binary $<TARGET_FILE:inferd_stub>
+                 --class-index ${CMAKE_SOURCE_DIR}/imagenet_class_index.json --shared-dir ${INFERD_SHARED_DATA})
+set_tests_properties(valgrind_server PROPERTIES TIMEOUT 900 LABELS "valgrind")
