@@ -41,50 +41,18 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 from PIL import Image  # noqa: E402
 
 from server import Server, multipart  # noqa: E402
-
-passed = 0
-failed = []
+from checks import check, results, find_model, loads, is_json_error, hdr  # noqa: E402
 
 
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failed.append(what)
-        print("FAIL:", what, flush=True)
-    return cond
 
 
-def find_model(arg):
-    if arg:
-        return arg
-    for p in (os.path.join(ROOT, "build", "test-model", "densenet121-seeded0.pt"), "/tmp/m.pt", "/tmp/itest.pt"):
-        if os.path.exists(p):
-            return p
-    out = "/tmp/itest.pt"
-    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "export_model.py"), "--weights", "seeded",
-                    "--seed", "0", "--out", out], check=True, timeout=1200)
-    return out
 
 
-def loads(data):
-    try:
-        return json.loads(data)
-    except (ValueError, TypeError):
-        return None
 
 
-def is_json_error(data):
-    obj = loads(data)
-    return isinstance(obj, dict) and isinstance(obj.get("error"), str) and obj["error"] != ""
 
 
-def hdr(headers, name):
-    for k, v in headers.items():
-        if k.lower() == name.lower():
-            return v
-    return None
+
 
 
 # ---------------------------------------------------------------- sections --
@@ -600,10 +568,9 @@ def main():
     finally:
         if server is not None:
             server.kill()
-            if failed:
+            if results.failed:
                 print("".join([ln for ln in server.log_lines if " access " not in ln][-30:]))
-    print(f"{passed} passed, {len(failed)} failed")
-    return 1 if failed else 0
+    return results.finish()
 
 
 if __name__ == "__main__":

@@ -40,32 +40,13 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 from PIL import Image  # noqa: E402
 
 from server import Server, multipart  # noqa: E402
+from checks import check, results, find_model, is_json_error  # noqa: E402
 
-passed = 0
-failed = []
 table = []  # (case, how sent, expected, got, ms, note)
 
 
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failed.append(what)
-        print("FAIL:", what, flush=True)
-    return cond
 
 
-def find_model(arg):
-    if arg:
-        return arg
-    for p in (os.path.join(ROOT, "build", "test-model", "densenet121-seeded0.pt"), "/tmp/m.pt", "/tmp/itest.pt"):
-        if os.path.exists(p):
-            return p
-    out = "/tmp/itest.pt"
-    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "export_model.py"), "--weights", "seeded",
-                    "--seed", "0", "--out", out], check=True, timeout=1200)
-    return out
 
 
 # ---------------------------------------------------------------- raw HTTP --
@@ -172,12 +153,6 @@ def streaming_upload(port, head, body_chunks, timeout=20):
     return status, headers, body, ms, sent_then, closed
 
 
-def is_json_error(body):
-    try:
-        obj = json.loads(body)
-    except (ValueError, TypeError):
-        return False
-    return isinstance(obj, dict) and isinstance(obj.get("error"), str) and obj["error"] != ""
 
 
 def timed_request(server, method, path, body=None, headers=None, timeout=60):
@@ -1078,12 +1053,11 @@ def main():
     finally:
         if main_server is not None:
             main_server.kill()
-            if failed:
+            if results.failed:
                 errs = [ln for ln in main_server.log_lines if " access " not in ln]
                 print("".join(errs[-40:]))
     print_table()
-    print(f"{passed} passed, {len(failed)} failed")
-    return 1 if failed else 0
+    return results.finish()
 
 
 if __name__ == "__main__":

@@ -25,18 +25,10 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 import reference  # noqa: E402
 import make_test_images  # noqa: E402
 from server import Server, multipart, raw_http  # noqa: E402
-
-passed = 0
-failed = []
+from checks import check, results  # noqa: E402
 
 
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failed.append(what)
-        print("FAIL:", what, flush=True)
+
 
 
 def expected_answer(model, class_index, path):
@@ -161,11 +153,10 @@ def main():
     finally:
         rc = server.stop()
         check(rc == 0, f"SIGTERM exits 0 (got {rc})")
-        if failed:
+        if results.failed:
             print(server.log()[-4000:])
 
-    print(f"{passed} passed, {len(failed)} failed")
-    return 1 if failed else 0
+    return results.finish()
 
 
 if __name__ == "__main__":

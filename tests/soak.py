@@ -26,7 +26,6 @@ bounded by a request count and by --max-seconds.
 import argparse
 import http.client
 import io
-import json
 import os
 import random
 import signal
@@ -45,44 +44,17 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 from PIL import Image  # noqa: E402
 
 from server import Server, multipart  # noqa: E402
+from checks import check, results, find_model, loads, is_json_error  # noqa: E402
 
-passed = 0
-failed = []
 summary = []  # (phase, what, value)
 
 
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failed.append(what)
-        print("FAIL:", what, flush=True)
-    return cond
 
 
-def find_model(arg):
-    if arg:
-        return arg
-    for p in (os.path.join(ROOT, "build", "test-model", "densenet121-seeded0.pt"), "/tmp/m.pt", "/tmp/itest.pt"):
-        if os.path.exists(p):
-            return p
-    out = "/tmp/itest.pt"
-    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "export_model.py"), "--weights", "seeded",
-                    "--seed", "0", "--out", out], check=True, timeout=1200)
-    return out
 
 
-def loads(data):
-    try:
-        return json.loads(data)
-    except (ValueError, TypeError):
-        return None
 
 
-def is_json_error(data):
-    obj = loads(data)
-    return isinstance(obj, dict) and isinstance(obj.get("error"), str) and obj["error"] != ""
 
 
 def pct(values, p):
@@ -601,8 +573,7 @@ def main():
     for phase, what, value in summary:
         print("%-10s %-38s %s" % (phase, what, value))
     print()
-    print(f"{passed} passed, {len(failed)} failed")
-    return 1 if failed else 0
+    return results.finish()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import glob
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -23,17 +22,10 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "lib"))
 import make_test_images  # noqa: E402
 from server import Server, multipart  # noqa: E402
+from checks import check, results  # noqa: E402
 
-passed, failed = 0, []
 
 
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failed.append(what)
-        print("FAIL:", what, flush=True)
 
 
 def main():
@@ -96,10 +88,9 @@ def main():
     summary = [l for l in report.splitlines() if "ERROR SUMMARY" in l or "definitely lost" in l]
     print("\n".join(summary))
     check("ERROR SUMMARY: 0 errors" in report, "valgrind: 0 errors")
-    if failed:
+    if results.failed:
         print(report[-6000:])
-    print(f"{passed} passed, {len(failed)} failed")
-    return 1 if failed else 0
+    return results.finish()
 
 
 if __name__ == "__main__":
