@@ -969,9 +969,11 @@ def resolve_config(args):
         sys.exit(f"bench: inferd --check-config {' '.join(flags)} failed: {p.stderr.strip()}")
     c = json.loads(p.stdout)
     cpus = os.cpu_count() or 1
-    threads_eff = c["threads"] if c["threads"] > 0 else max(1, cpus // c["model_instances"])
+    # 0 means "derive from the CPU count", as inferd does (src/main.c).
+    instances = c["model_instances"] if c["model_instances"] > 0 else cpus
+    threads_eff = c["threads"] if c["threads"] > 0 else max(1, cpus // instances)
     return {"flags": flags, "threads": c["threads"], "threads_eff": threads_eff,
-            "model_instances": c["model_instances"], "max_batch": c["max_batch"],
+            "model_instances": instances, "max_batch": c["max_batch"],
             "batch_delay_us": c["batch_delay_us"], "http_threads": c["http_threads"], "optimize": c["optimize"]}
 
 

@@ -4,7 +4,9 @@
  * copies in N threads at once (the server's model_instances) and reports the
  * combined rate.
  *   model_bench --model M [--threads T] [--instances N] [--batches 1,2,4,8]
- *               [--seconds S] [--precision fp32|bf16] [--no-optimize] */
+ *               [--seconds S] [--precision fp32|bf16] [--no-optimize] [--separate]
+ * By default the instances share one loaded module, as the server's do;
+ * --separate loads one copy per instance, to compare. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdio.h>
@@ -42,8 +44,9 @@ static void *run_forwards(void *arg) {
 }
 
 int main(int argc, char **argv) {
+    util_retain_freed_memory(); /* as the server does: measured with the same allocator policy */
     const char *path = NULL, *batches = "1,2,4,8";
-    int threads = 2, instances = 1;
+    int threads = 2, instances = 1, separate = 0;
     double seconds = 3.0;
     model_options opts;
     model_options_default(&opts);
@@ -56,9 +59,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc)
             opts.precision = !strcmp(argv[++i], "bf16") ? MODEL_PRECISION_BF16 : MODEL_PRECISION_FP32;
         else if (!strcmp(argv[i], "--no-optimize")) opts.optimize = 0;
+        else if (!strcmp(argv[i], "--separate")) separate = 1;
         else {
             fprintf(stderr, "usage: %s --model M [--threads T] [--instances N] [--batches 1,2,4,8] [--seconds S] "
-                            "[--precision fp32|bf16] [--no-optimize]\n", argv[0]);
+                            "[--precision fp32|bf16] [--no-optimize] [--separate]\n", argv[0]);
             return 2;
         }
     }
@@ -69,14 +73,17 @@ int main(int argc, char **argv) {
     opts.intra_op_threads = threads;
     model *models[16];
     char err[512];
-    for (int i = 0; i < instances; i++) {
+    int loaded = separate ? instances : 1;
+    for (int i = 0; i < loaded; i++) {
         if (model_load(path, &opts, &models[i], err, sizeof(err)) != 0) {
             fprintf(stderr, "model_bench: %s\n", err);
             return 1;
         }
     }
+    for (int i = loaded; i < instances; i++) models[i] = models[0];
     size_t per_image = 3 * (size_t)opts.input_height * (size_t)opts.input_width;
-    printf("# threads=%d instances=%d precision=%s optimize=%d\n", threads, instances,
+    printf("# threads=%d instances=%d (%s) precision=%s optimize=%d\n", threads, instances,
+           separate ? "separate copies" : "one shared module",
            opts.precision == MODEL_PRECISION_BF16 ? "bf16" : "fp32", opts.optimize);
     printf("%-6s %12s %12s %10s\n", "batch", "ms/batch", "ms/image", "images/s");
     int status = 0;
@@ -110,6 +117,6 @@ int main(int argc, char **argv) {
         fflush(stdout);
     }
     free(list);
-    for (int i = 0; i < instances; i++) model_free(models[i]);
+    for (int i = 0; i < loaded; i++) model_free(models[i]);
     return status;
 }

@@ -43,6 +43,7 @@ static stats summarise(double *ms, int n) {
 static double elapsed_ms(uint64_t start) { return (double)(util_now_ns() - start) / 1e6; }
 
 int main(int argc, char **argv) {
+    util_retain_freed_memory(); /* as the server does: measured with the same allocator policy */
     const char *path = NULL;
     int iterations = 200, warmup = 5, json = 0;
     for (int i = 1; i < argc; i++) {

@@ -1,5 +1,5 @@
 /* batcher: the queue between request handlers and the model. Handlers submit
- * preprocessed tensors; one worker thread per model instance takes what is
+ * preprocessed tensors; each worker thread takes what is
  * waiting (up to max_batch), runs it as one batch and hands each job its
  * logits through the job's callback. It owns the queue bound (full -> the
  * caller answers 503), the queue deadline, and the batching policy; it does
@@ -51,7 +51,8 @@ typedef enum { BATCHER_SUBMITTED = 0, BATCHER_FULL, BATCHER_STOPPED } batcher_su
 
 typedef struct batcher batcher;
 
-/* One worker per model; the batcher does not take ownership of the models. */
+/* One worker thread per entry of models (entries may repeat: workers can share
+ * one model); the batcher does not take ownership of the models. */
 int batcher_create(model **models, int model_count, const batcher_options *opts, size_t tensor_len,
                    int num_classes, batcher **out, char *err, size_t errlen);
 

@@ -1,7 +1,8 @@
 /* image: turns client bytes into an 8-bit RGB raster, exactly as PIL's
  * Image.open(...).convert('RGB') would. Owns format detection, the size
- * guard that runs before any pixel is decoded, and the decoders (stb_image;
- * libjpeg-turbo for JPEG unless built with INFERD_JPEG=stb). It does not
+ * guard that runs before any pixel is decoded, and the decoders (libjpeg-turbo
+ * for JPEG unless built with INFERD_JPEG=stb, libpng, stb_image for GIF and
+ * BMP), including decoding only the part of a JPEG that preprocessing reads. It does not
  * resize or normalise: that is preprocess's job. */
 #ifndef INFERD_IMAGE_H
 #define INFERD_IMAGE_H
@@ -33,6 +34,19 @@ typedef struct {
     uint8_t *pixels;
 } image_rgb;
 
+/* A rectangle in pixel coordinates of the whole image. */
+typedef struct {
+    int x, y, width, height;
+} image_rect;
+
+/* Part of an image: raster holds columns [x, x + raster.width) and rows
+ * [y, y + raster.height) of an image of full_width x full_height. */
+typedef struct {
+    image_rgb raster;
+    int x, y;
+    int full_width, full_height;
+} image_window;
+
 typedef struct {
     uint64_t max_pixels; /* width*height above this is refused before decoding; 0 = no limit */
 } image_limits;
@@ -48,6 +62,15 @@ image_status image_probe(const uint8_t *data, size_t len, int *width, int *heigh
 /* Decodes to RGB. On success the caller owns out->pixels (image_rgb_free). */
 image_status image_decode_rgb(const uint8_t *data, size_t len, const image_limits *limits,
                               image_rgb *out, char *err, size_t errlen);
+
+/* Decodes at least the pixels of `need` (NULL: all of them), exactly as a
+ * whole decode would, and may skip the rest: JPEG (libjpeg-turbo) decodes
+ * only the iMCU rows and columns around `need` (plus a margin, since fancy
+ * upsampling reads neighbours) and entropy-decodes the remainder just to
+ * validate it, so a corrupt or truncated file is refused as PIL refuses it.
+ * Other formats decode whole. On success the caller owns out->raster. */
+image_status image_decode_window(const uint8_t *data, size_t len, const image_limits *limits,
+                                 const image_rect *need, image_window *out, char *err, size_t errlen);
 
 void image_rgb_free(image_rgb *img);
 

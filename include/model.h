@@ -33,7 +33,10 @@ void model_options_default(model_options *opts);
 int model_load(const char *path, const model_options *opts, model **out, char *err, size_t errlen);
 
 /* Runs input [batch, C, H, W] (float32, contiguous) and writes [batch,
- * num_classes] logits. Safe to call from one thread at a time per model. */
+ * num_classes] logits. Several threads may call it at once on one model: the
+ * optimized module is read-only at inference, so the server's workers share
+ * one copy of the weights. Each call uses intra_op_threads of the calling
+ * thread. */
 int model_forward(model *m, const float *input, int batch, float *logits, char *err, size_t errlen);
 
 /* Classes the model outputs (known after load: one probe forward). */

@@ -34,6 +34,15 @@ size_t preprocess_tensor_len(const preprocess *pp);
  * Returns 0, or -1 with err filled (out of memory, absurd sizes). */
 int preprocess_run(const preprocess *pp, const image_rgb *img, float *out, char *err, size_t errlen);
 
+/* The source pixels preprocess_run reads from a width x height image: decode
+ * at least this much (image_decode_window). Returns -1 for sizes that resize
+ * to nothing. */
+int preprocess_source_rect(const preprocess *pp, int width, int height, image_rect *need);
+
+/* preprocess_run on part of an image; fails (-1, err) when src lacks pixels
+ * the crop reads. */
+int preprocess_run_window(const preprocess *pp, const image_window *src, float *out, char *err, size_t errlen);
+
 /* torchvision's Resize(int) output size: the short side becomes `target`,
  * the long side int(target * long / short). Returns -1 (sizes 0) when the
  * long side would not fit an int. */

@@ -19,6 +19,7 @@ static int is_meta_flag(const char *a) {
 }
 
 int main(int argc, char **argv) {
+    util_retain_freed_memory();
     /* Split argv: --key value pairs go to the shared config parser, the rest
      * are image paths. --topk is this tool's own option. */
     char **flags = calloc((size_t)argc + 1, sizeof(char *));

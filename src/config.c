@@ -41,8 +41,9 @@ static const config_key config_keys[] = {
     {"model", KEY_STRING, FIELD(model_path), 0, 0, NULL, "TorchScript model file"},
     {"class_index", KEY_STRING, FIELD(class_index_path), 0, 0, NULL, "imagenet_class_index.json"},
     {"threads", KEY_INT, FIELD(threads), 0, 256, NULL,
-     "libtorch intra-op threads per model instance (0 = online CPUs / instances)"},
-    {"model_instances", KEY_INT, FIELD(model_instances), 1, 64, NULL, "model copies run in parallel"},
+     "libtorch intra-op threads per model worker (0 = online CPUs / model_instances)"},
+    {"model_instances", KEY_INT, FIELD(model_instances), 0, 64, NULL,
+     "model worker threads sharing the loaded model (0 = online CPUs)"},
     {"precision", KEY_STRING, FIELD(precision), 0, 0, "fp32|bf16", "model precision (bf16 needs AVX512-BF16)"},
     {"optimize", KEY_BOOL, FIELD(optimize), 0, 1, NULL, "freeze + optimize_for_inference at load"},
     {"warmup", KEY_INT, FIELD(warmup), 0, 100, NULL, "warm-up forwards per batch size before ready"},
@@ -89,7 +90,7 @@ void config_defaults(inferd_config *cfg) {
     set_string(&cfg->model_path, "models/densenet121.pt");
     set_string(&cfg->class_index_path, "imagenet_class_index.json");
     cfg->threads = 0;
-    cfg->model_instances = 1;
+    cfg->model_instances = 0;
     set_string(&cfg->precision, "fp32");
     cfg->optimize = 1;
     cfg->warmup = 2;

@@ -110,13 +110,34 @@ static uint8_t pil_cmyk_channel(int c, int k) {
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-static image_status decode_jpeg(const uint8_t *data, size_t len, const image_limits *limits,
-                                image_rgb *out, char *err, size_t errlen) {
+/* The columns and rows decode_jpeg decompresses for `need`: whole iMCU
+ * columns (jpeg_crop_scanline aligns the left edge), widened by one iMCU
+ * column each side because fancy upsampling at a crop edge has no neighbour
+ * to interpolate with and differs from a whole decode there. Rows need no
+ * margin: jpeg_skip_scanlines keeps the upsampler's context rows. */
+static void jpeg_window(const struct jpeg_decompress_struct *cinfo, const image_rect *need, JDIMENSION *x0,
+                        JDIMENSION *x1, JDIMENSION *y0, JDIMENSION *y1) {
+    JDIMENSION width = cinfo->output_width, height = cinfo->output_height;
+    *x0 = 0, *x1 = width, *y0 = 0, *y1 = height;
+    if (!need || need->width <= 0 || need->height <= 0) return;
+    JDIMENSION margin = (JDIMENSION)cinfo->max_h_samp_factor * DCTSIZE;
+    JDIMENSION nx0 = need->x > 0 ? (JDIMENSION)need->x : 0, ny0 = need->y > 0 ? (JDIMENSION)need->y : 0;
+    JDIMENSION nx1 = (JDIMENSION)need->x + (JDIMENSION)need->width;
+    JDIMENSION ny1 = (JDIMENSION)need->y + (JDIMENSION)need->height;
+    if (nx0 >= width || ny0 >= height) return;
+    *x0 = nx0 > margin ? nx0 - margin : 0;
+    *x1 = nx1 + margin < width ? nx1 + margin : width;
+    *y0 = ny0;
+    *y1 = ny1 < height ? ny1 : height;
+}
+
+static image_status decode_jpeg(const uint8_t *data, size_t len, const image_limits *limits, const image_rect *need,
+                                image_window *out, char *err, size_t errlen) {
     struct jpeg_decompress_struct cinfo;
     jpeg_error_state jerr;
     /* volatile: these are read after a longjmp back into this frame. */
     uint8_t *volatile pixels = NULL;
-    uint8_t *volatile cmyk_row = NULL;
+    uint8_t *volatile spare_row = NULL; /* a CMYK row, or the last row read only to validate */
     image_status volatile status = IMAGE_ERR_CORRUPT;
 
     memset(&jerr, 0, sizeof(jerr));
@@ -146,39 +167,54 @@ static image_status decode_jpeg(const uint8_t *data, size_t len, const image_lim
     cinfo.do_fancy_upsampling = TRUE;
     jpeg_start_decompress(&cinfo);
 
-    size_t width = cinfo.output_width, height = cinfo.output_height;
-    pixels = malloc(width * height * 3);
-    if (is_cmyk) cmyk_row = malloc(width * 4);
-    if (!pixels || (is_cmyk && !cmyk_row)) {
+    int full_width = (int)cinfo.output_width, full_height = (int)cinfo.output_height;
+    JDIMENSION x0, x1, y0, y1;
+    jpeg_window(&cinfo, need, &x0, &x1, &y0, &y1);
+    JDIMENSION crop_x = x0, crop_width = x1 - x0;
+    if (crop_width < cinfo.output_width) jpeg_crop_scanline(&cinfo, &crop_x, &crop_width);
+    if (y0 > 0) jpeg_skip_scanlines(&cinfo, y0);
+
+    size_t width = cinfo.output_width, rows = y1 - y0;
+    pixels = malloc(width * (rows ? rows : 1) * 3);
+    spare_row = malloc(width * 4);
+    if (!pixels || !spare_row) {
         status = IMAGE_ERR_NOMEM;
         set_err(err, errlen, "out of memory decoding JPEG");
         goto fail;
     }
     /* PIL reads Adobe CMYK JPEGs as inverted ("CMYK;I"). */
     int inverted = is_cmyk && cinfo.saw_Adobe_marker;
-    while (cinfo.output_scanline < cinfo.output_height) {
-        uint8_t *dst = pixels + (size_t)cinfo.output_scanline * width * 3;
+    while (cinfo.output_scanline < y1 && !jerr.truncated) {
+        uint8_t *dst = pixels + (size_t)(cinfo.output_scanline - y0) * width * 3;
         if (!is_cmyk) {
             /* Several rows per call: libjpeg upsamples in row groups, and
              * one row at a time costs it an extra copy. */
-            JSAMPROW rows[16];
-            JDIMENSION want = cinfo.output_height - cinfo.output_scanline;
+            JSAMPROW rowp[16];
+            JDIMENSION want = y1 - cinfo.output_scanline;
             if (want > 16) want = 16;
-            for (JDIMENSION r = 0; r < want; r++) rows[r] = dst + (size_t)r * width * 3;
-            jpeg_read_scanlines(&cinfo, rows, want);
+            for (JDIMENSION r = 0; r < want; r++) rowp[r] = dst + (size_t)r * width * 3;
+            jpeg_read_scanlines(&cinfo, rowp, want);
         } else {
-            JSAMPROW row = cmyk_row;
+            JSAMPROW row = spare_row;
             jpeg_read_scanlines(&cinfo, &row, 1);
             for (size_t x = 0; x < width; x++) {
-                int c = cmyk_row[4 * x], m = cmyk_row[4 * x + 1], y = cmyk_row[4 * x + 2],
-                    k = cmyk_row[4 * x + 3];
+                int c = row[4 * x], m = row[4 * x + 1], y = row[4 * x + 2], k = row[4 * x + 3];
                 if (inverted) c = 255 - c, m = 255 - m, y = 255 - y, k = 255 - k;
                 dst[3 * x] = pil_cmyk_channel(c, k);
                 dst[3 * x + 1] = pil_cmyk_channel(m, k);
                 dst[3 * x + 2] = pil_cmyk_channel(y, k);
             }
         }
-        if (jerr.truncated) break;
+    }
+    /* The rows below the window are still entropy-decoded, so a file that is
+     * corrupt or cut short there is refused like PIL refuses it. Skipping to
+     * the very end would not read them (libjpeg then just marks the end
+     * reached): skip all but the last row and read that one. */
+    if (!jerr.truncated && cinfo.output_scanline + 1 < cinfo.output_height)
+        jpeg_skip_scanlines(&cinfo, cinfo.output_height - 1 - cinfo.output_scanline);
+    if (!jerr.truncated && cinfo.output_scanline < cinfo.output_height) {
+        JSAMPROW row = spare_row;
+        jpeg_read_scanlines(&cinfo, &row, 1);
     }
     if (!jerr.truncated) jpeg_finish_decompress(&cinfo);
     if (jerr.truncated) {
@@ -186,16 +222,20 @@ static image_status decode_jpeg(const uint8_t *data, size_t len, const image_lim
         goto fail;
     }
     jpeg_destroy_decompress(&cinfo);
-    free(cmyk_row);
-    out->width = (int)width;
-    out->height = (int)height;
-    out->pixels = pixels;
+    free(spare_row);
+    out->raster.width = (int)width;
+    out->raster.height = (int)rows;
+    out->raster.pixels = pixels;
+    out->x = (int)crop_x;
+    out->y = (int)y0;
+    out->full_width = full_width;
+    out->full_height = full_height;
     return IMAGE_OK;
 
 fail:
     jpeg_destroy_decompress(&cinfo);
     free(pixels);
-    free(cmyk_row);
+    free(spare_row);
     return status;
 }
 #endif
@@ -498,8 +538,8 @@ image_status image_probe(const uint8_t *data, size_t len, int *width, int *heigh
     return IMAGE_OK;
 }
 
-image_status image_decode_rgb(const uint8_t *data, size_t len, const image_limits *limits,
-                              image_rgb *out, char *err, size_t errlen) {
+image_status image_decode_window(const uint8_t *data, size_t len, const image_limits *limits,
+                                 const image_rect *need, image_window *out, char *err, size_t errlen) {
     memset(out, 0, sizeof(*out));
     if (!data || len == 0) {
         set_err(err, errlen, "empty image");
@@ -511,8 +551,23 @@ image_status image_decode_rgb(const uint8_t *data, size_t len, const image_limit
         return IMAGE_ERR_UNSUPPORTED;
     }
 #ifdef INFERD_JPEG_TURBO
-    if (format == IMAGE_FORMAT_JPEG) return decode_jpeg(data, len, limits, out, err, errlen);
+    if (format == IMAGE_FORMAT_JPEG) return decode_jpeg(data, len, limits, need, out, err, errlen);
+#else
+    (void)need;
 #endif
-    if (format == IMAGE_FORMAT_PNG) return decode_png(data, len, limits, out, err, errlen);
-    return decode_stb(data, len, format, limits, out, err, errlen);
+    image_status status = format == IMAGE_FORMAT_PNG ? decode_png(data, len, limits, &out->raster, err, errlen)
+                                                     : decode_stb(data, len, format, limits, &out->raster, err, errlen);
+    if (status == IMAGE_OK) {
+        out->full_width = out->raster.width;
+        out->full_height = out->raster.height;
+    }
+    return status;
+}
+
+image_status image_decode_rgb(const uint8_t *data, size_t len, const image_limits *limits,
+                              image_rgb *out, char *err, size_t errlen) {
+    image_window whole;
+    image_status status = image_decode_window(data, len, limits, NULL, &whole, err, errlen);
+    *out = whole.raster;
+    return status;
 }

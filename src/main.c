@@ -23,8 +23,9 @@ typedef struct {
     inferd_config cfg;
     labels *labels;
     preprocess *preprocess;
-    model **models;
-    int model_count;
+    model *model;
+    model **workers; /* model_instances entries, all == model */
+    int worker_count;
     batcher *batcher;
     http_server *http;
     metrics *metrics;
@@ -41,34 +42,39 @@ static void app_free(app *a) {
     if (a->batcher) batcher_stop(a->batcher);
     http_server_stop(a->http);
     if (a->batcher) batcher_free(a->batcher);
-    for (int i = 0; i < a->model_count; i++) model_free(a->models[i]);
-    free(a->models);
+    free(a->workers);
+    model_free(a->model);
     preprocess_free(a->preprocess);
     labels_free(a->labels);
     metrics_free(a->metrics);
     config_free(&a->cfg);
 }
 
-static int load_models(app *a, char *err, size_t errlen) {
+/* One module, shared by model_instances worker threads: forwards on it are
+ * read-only, and a copy per worker would cost ~77 MB of RSS each (oneDNN
+ * keeps packed and plain weights) for no speed gain (bench/model_bench
+ * --separate). */
+static int load_model(app *a, char *err, size_t errlen) {
     const inferd_config *cfg = &a->cfg;
+    int online = config_online_cpus();
+    int instances = cfg->model_instances > 0 ? cfg->model_instances : online;
+    int threads = cfg->threads > 0 ? cfg->threads : online / instances;
     model_options opts;
     model_options_default(&opts);
-    int threads = cfg->threads > 0 ? cfg->threads : config_online_cpus() / cfg->model_instances;
     opts.intra_op_threads = threads > 0 ? threads : 1;
     opts.optimize = cfg->optimize;
     opts.precision = strcmp(cfg->precision, "bf16") == 0 ? MODEL_PRECISION_BF16 : MODEL_PRECISION_FP32;
     opts.input_height = opts.input_width = cfg->crop;
-    a->models = calloc((size_t)cfg->model_instances, sizeof(model *));
-    if (!a->models) {
+    if (model_load(cfg->model_path, &opts, &a->model, err, errlen) != 0) return -1;
+    a->workers = calloc((size_t)instances, sizeof(model *));
+    if (!a->workers) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (int i = 0; i < cfg->model_instances; i++) {
-        if (model_load(cfg->model_path, &opts, &a->models[i], err, errlen) != 0) return -1;
-        a->model_count++;
-    }
-    log_info("model: %s loaded %d instance(s), %d intra-op thread(s) each, precision %s, optimize %s",
-             cfg->model_path, a->model_count, opts.intra_op_threads, cfg->precision, cfg->optimize ? "on" : "off");
+    for (int i = 0; i < instances; i++) a->workers[i] = a->model;
+    a->worker_count = instances;
+    log_info("model: %s loaded; %d worker(s) share it, %d intra-op thread(s) each, precision %s, optimize %s",
+             cfg->model_path, instances, opts.intra_op_threads, cfg->precision, cfg->optimize ? "on" : "off");
     return 0;
 }
 
@@ -92,8 +98,8 @@ static int app_start(app *a, char *err, size_t errlen) {
     if (preprocess_create(&pc, &a->preprocess, err, errlen) != 0) return -1;
 
     uint64_t t0 = util_now_ns();
-    if (load_models(a, err, errlen) != 0) return -1;
-    model_meta_parse(model_metadata(a->models[0]), &a->meta);
+    if (load_model(a, err, errlen) != 0) return -1;
+    model_meta_parse(model_metadata(a->model), &a->meta);
     char description[256];
     model_meta_describe(&a->meta, description, sizeof(description));
     if (strcmp(a->meta.weights, "pretrained") == 0)
@@ -101,7 +107,7 @@ static int app_start(app *a, char *err, size_t errlen) {
     else
         log_warn("model: %s", description);
 
-    int classes = model_num_classes(a->models[0]);
+    int classes = model_num_classes(a->model);
     if (classes != labels_count(a->labels)) {
         snprintf(err, errlen, "the model outputs %d classes but %s has %d", classes, cfg->class_index_path,
                  labels_count(a->labels));
@@ -117,7 +123,7 @@ static int app_start(app *a, char *err, size_t errlen) {
         .on_batch = record_batch,
         .on_batch_ctx = a->metrics,
     };
-    if (batcher_create(a->models, a->model_count, &bo, preprocess_tensor_len(a->preprocess), classes, &a->batcher,
+    if (batcher_create(a->workers, a->worker_count, &bo, preprocess_tensor_len(a->preprocess), classes, &a->batcher,
                        err, errlen) != 0)
         return -1;
 
@@ -145,6 +151,8 @@ static int app_start(app *a, char *err, size_t errlen) {
         snprintf(err, errlen, warm < 0 ? "model warm-up forward failed" : "model warm-up timed out");
         return -1;
     }
+    /* Loading and warm-up leave freed buffers in malloc's arenas. */
+    util_release_free_memory();
     http_server_set_ready(a->http, 1);
     log_info("ready in %.0f ms (model loaded and warmed up)", (double)(util_now_ns() - t0) / 1e6);
     return 0;
@@ -172,6 +180,7 @@ static int drain(app *a, const sigset_t *signals) {
 }
 
 int main(int argc, char **argv) {
+    util_retain_freed_memory();
     app a;
     memset(&a, 0, sizeof(a));
     char err[1024] = "";

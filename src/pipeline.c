@@ -2,11 +2,18 @@
 
 image_status pipeline_prepare(const preprocess *pp, const image_limits *limits, const uint8_t *data, size_t len,
                               float *out, char *err, size_t errlen) {
-    image_rgb img;
-    image_status status = image_decode_rgb(data, len, limits, &img, err, errlen);
+    /* The header says the size, the size says which pixels the crop reads,
+     * and only those need decoding (a JPEG's crop window is ~60% of it). */
+    int width, height;
+    image_status status = image_probe(data, len, &width, &height, NULL, err, errlen);
     if (status != IMAGE_OK) return status;
-    int rc = preprocess_run(pp, &img, out, err, errlen);
-    image_rgb_free(&img);
+    image_rect need;
+    int cropped = preprocess_source_rect(pp, width, height, &need) == 0;
+    image_window img;
+    status = image_decode_window(data, len, limits, cropped ? &need : NULL, &img, err, errlen);
+    if (status != IMAGE_OK) return status;
+    int rc = preprocess_run_window(pp, &img, out, err, errlen);
+    image_rgb_free(&img.raster);
     return rc == 0 ? IMAGE_OK : IMAGE_ERR_NOMEM;
 }
 

@@ -119,14 +119,35 @@ static double bilinear_filter(double x) {
     return 0.0;
 }
 
+/* Pillow's filter geometry along one axis: the support of the bilinear
+ * filter, scaled when downsampling. */
+static double axis_support(int in_size, int out_size, double *scale) {
+    *scale = (double)((float)in_size - 0.0f) / out_size;
+    double filterscale = *scale < 1.0 ? 1.0 : *scale;
+    return BILINEAR_SUPPORT * filterscale;
+}
+
+/* The input run output position xx reads: [*xmin, *xmin + *count). */
+static void axis_bounds(int in_size, int out_size, int xx, double *center, int *xmin, int *count) {
+    double scale;
+    double support = axis_support(in_size, out_size, &scale);
+    *center = 0.0 + (xx + 0.5) * scale;
+    int lo = (int)(*center - support + 0.5);
+    if (lo < 0) lo = 0;
+    int hi = (int)(*center + support + 0.5);
+    if (hi > in_size) hi = in_size;
+    *xmin = lo;
+    *count = hi - lo;
+}
+
 /* Pillow's precompute_coeffs + normalize_coeffs_8bpc for output positions
  * [first, first+count) only: each position's weights depend on nothing else,
  * so computing a sub-range is exact. */
 static int axis_weights_build(int in_size, int out_size, int first, int count, axis_weights *aw) {
     memset(aw, 0, sizeof(*aw));
-    double scale = (double)((float)in_size - 0.0f) / out_size;
+    double scale;
+    double support = axis_support(in_size, out_size, &scale);
     double filterscale = scale < 1.0 ? 1.0 : scale;
-    double support = BILINEAR_SUPPORT * filterscale;
     int ksize = (int)ceil(support) * 2 + 1;
     if (count <= 0 || ksize <= 0 || (size_t)count > SIZE_MAX / sizeof(double) / (size_t)ksize) return -1;
 
@@ -143,14 +164,10 @@ static int axis_weights_build(int in_size, int out_size, int first, int count, a
     aw->ksize = ksize;
     double ss = 1.0 / filterscale;
     for (int i = 0; i < count; i++) {
-        int xx = first + i;
-        double center = 0.0 + (xx + 0.5) * scale;
+        double center;
+        int xmin, xmax;
+        axis_bounds(in_size, out_size, first + i, &center, &xmin, &xmax);
         double ww = 0.0;
-        int xmin = (int)(center - support + 0.5);
-        if (xmin < 0) xmin = 0;
-        int xmax = (int)(center + support + 0.5);
-        if (xmax > in_size) xmax = in_size;
-        xmax -= xmin;
         for (int x = 0; x < xmax; x++) {
             double w = bilinear_filter((x + xmin - center + 0.5) * ss);
             weights[x] = w;
@@ -176,46 +193,66 @@ static inline uint8_t clip8(int32_t acc) {
     return acc > 255 ? 255 : (uint8_t)acc;
 }
 
-/* Resamples img to (rw, rh) but produces only the window of columns
- * [x0, x1) and rows [y0, y1) of the result, into dst (packed RGB). Like
- * Pillow: horizontal pass first, over only the source rows the vertical pass
- * reads, clipping to 8 bits after each pass; an axis whose size does not
- * change is not resampled. */
-static int resample_window(const image_rgb *img, int rw, int rh, int x0, int x1, int y0, int y1,
+/* The source columns [*lo, *hi) that output positions [first, first+count)
+ * of an axis resized from in_size to out_size read (the positions
+ * themselves when the axis keeps its size). */
+static void axis_source_span(int in_size, int out_size, int first, int count, int *lo, int *hi) {
+    if (in_size == out_size) {
+        *lo = first;
+        *hi = first + count;
+        return;
+    }
+    double center;
+    int start, n;
+    axis_bounds(in_size, out_size, first, &center, lo, &n);
+    axis_bounds(in_size, out_size, first + count - 1, &center, &start, &n);
+    *hi = start + n;
+}
+
+/* Resamples the image src is part of to (rw, rh) but produces only the
+ * window of columns [x0, x1) and rows [y0, y1) of the result, into dst
+ * (packed RGB). Like Pillow: horizontal pass first, over only the source
+ * rows the vertical pass reads, clipping to 8 bits after each pass; an axis
+ * whose size does not change is not resampled. Returns -1 when out of
+ * memory, -2 when src does not hold every source pixel the window reads. */
+static int resample_window(const image_window *src, int rw, int rh, int x0, int x1, int y0, int y1,
                            uint8_t *dst) {
-    int need_h = rw != img->width;
-    int need_v = rh != img->height;
+    int need_h = rw != src->full_width;
+    int need_v = rh != src->full_height;
     int cols = x1 - x0, rows = y1 - y0;
     axis_weights hw = {0}, vw = {0};
     uint8_t *temp = NULL;
     int status = -1;
 
-    if (need_h && axis_weights_build(img->width, rw, x0, cols, &hw) != 0) goto done;
-    if (need_v && axis_weights_build(img->height, rh, y0, rows, &vw) != 0) goto done;
+    int col_lo, col_hi, row_lo, row_hi;
+    axis_source_span(src->full_width, rw, x0, cols, &col_lo, &col_hi);
+    axis_source_span(src->full_height, rh, y0, rows, &row_lo, &row_hi);
+    if (col_lo < src->x || col_hi > src->x + src->raster.width || row_lo < src->y ||
+        row_hi > src->y + src->raster.height)
+        return -2;
+
+    if (need_h && axis_weights_build(src->full_width, rw, x0, cols, &hw) != 0) goto done;
+    if (need_v && axis_weights_build(src->full_height, rh, y0, rows, &vw) != 0) goto done;
 
     /* Source rows the vertical pass needs. */
-    int src_first = y0, src_last = y1;
-    if (need_v) {
-        src_first = vw.bounds[0];
-        src_last = vw.bounds[2 * (rows - 1)] + vw.bounds[2 * (rows - 1) + 1];
-    }
+    int src_first = row_lo, src_last = row_hi;
     int temp_rows = src_last - src_first;
-    size_t src_stride = (size_t)img->width * 3;
+    size_t src_stride = (size_t)src->raster.width * 3;
     size_t temp_stride = (size_t)cols * 3;
     temp = malloc((size_t)temp_rows * temp_stride);
     if (!temp) goto done;
 
     for (int y = 0; y < temp_rows; y++) {
-        const uint8_t *src = img->pixels + (size_t)(src_first + y) * src_stride;
+        const uint8_t *line = src->raster.pixels + (size_t)(src_first + y - src->y) * src_stride;
         uint8_t *out = temp + (size_t)y * temp_stride;
         if (!need_h) {
-            memcpy(out, src + (size_t)x0 * 3, temp_stride);
+            memcpy(out, line + (size_t)(x0 - src->x) * 3, temp_stride);
             continue;
         }
         for (int i = 0; i < cols; i++) {
             int xmin = hw.bounds[2 * i], xn = hw.bounds[2 * i + 1];
             const int32_t *k = &hw.coeffs[(size_t)i * hw.ksize];
-            const uint8_t *p = src + (size_t)xmin * 3;
+            const uint8_t *p = line + (size_t)(xmin - src->x) * 3;
             int32_t s0 = 1 << (RESAMPLE_PRECISION_BITS - 1), s1 = s0, s2 = s0;
             for (int x = 0; x < xn; x++) {
                 s0 += p[3 * x] * k[x];
@@ -251,6 +288,11 @@ done:
     return status;
 }
 
+static image_window whole_image(const image_rgb *img) {
+    image_window w = {.raster = *img, .x = 0, .y = 0, .full_width = img->width, .full_height = img->height};
+    return w;
+}
+
 int preprocess_resize_rgb(const image_rgb *in, int out_width, int out_height, image_rgb *out,
                           char *err, size_t errlen) {
     memset(out, 0, sizeof(*out));
@@ -258,8 +300,9 @@ int preprocess_resize_rgb(const image_rgb *in, int out_width, int out_height, im
         snprintf(err, errlen, "invalid resize %dx%d -> %dx%d", in->width, in->height, out_width, out_height);
         return -1;
     }
+    image_window src = whole_image(in);
     out->pixels = malloc((size_t)out_width * (size_t)out_height * 3);
-    if (!out->pixels || resample_window(in, out_width, out_height, 0, out_width, 0, out_height, out->pixels) != 0) {
+    if (!out->pixels || resample_window(&src, out_width, out_height, 0, out_width, 0, out_height, out->pixels) != 0) {
         free(out->pixels);
         out->pixels = NULL;
         snprintf(err, errlen, "out of memory resizing");
@@ -270,34 +313,67 @@ int preprocess_resize_rgb(const image_rgb *in, int out_width, int out_height, im
     return 0;
 }
 
-int preprocess_run(const preprocess *pp, const image_rgb *img, float *out, char *err, size_t errlen) {
+/* The resized size and the part [x0,x1) x [y0,y1) of the crop window that
+ * lies inside it (the rest is torchvision's zero padding). */
+typedef struct {
+    int rw, rh, ox, oy, x0, x1, y0, y1;
+} crop_plan;
+
+static int plan_crop(const preprocess_config *cfg, int width, int height, crop_plan *p) {
+    if (preprocess_resized_size(width, height, cfg->resize_short, &p->rw, &p->rh) != 0 || p->rw <= 0 || p->rh <= 0)
+        return -1;
+    int cw = cfg->crop_width, ch = cfg->crop_height;
+    p->ox = preprocess_crop_offset(p->rw, cw);
+    p->oy = preprocess_crop_offset(p->rh, ch);
+    p->x0 = p->ox < 0 ? 0 : p->ox;
+    p->x1 = p->ox + cw > p->rw ? p->rw : p->ox + cw;
+    p->y0 = p->oy < 0 ? 0 : p->oy;
+    p->y1 = p->oy + ch > p->rh ? p->rh : p->oy + ch;
+    return 0;
+}
+
+int preprocess_source_rect(const preprocess *pp, int width, int height, image_rect *need) {
+    crop_plan p;
+    if (width <= 0 || height <= 0 || plan_crop(&pp->cfg, width, height, &p) != 0) return -1;
+    int lo, hi;
+    axis_source_span(width, p.rw, p.x0, p.x1 - p.x0, &lo, &hi);
+    need->x = lo;
+    need->width = hi - lo;
+    axis_source_span(height, p.rh, p.y0, p.y1 - p.y0, &lo, &hi);
+    need->y = lo;
+    need->height = hi - lo;
+    return 0;
+}
+
+int preprocess_run_window(const preprocess *pp, const image_window *src, float *out, char *err, size_t errlen) {
     const preprocess_config *cfg = &pp->cfg;
-    if (img->width <= 0 || img->height <= 0 || !img->pixels) {
+    if (src->full_width <= 0 || src->full_height <= 0 || src->raster.width <= 0 || src->raster.height <= 0 ||
+        !src->raster.pixels) {
         snprintf(err, errlen, "empty image");
         return -1;
     }
-    int rw, rh;
-    if (preprocess_resized_size(img->width, img->height, cfg->resize_short, &rw, &rh) != 0 || rw <= 0 || rh <= 0) {
-        snprintf(err, errlen, "image %dx%d resizes to nothing", img->width, img->height);
+    crop_plan p;
+    if (plan_crop(cfg, src->full_width, src->full_height, &p) != 0) {
+        snprintf(err, errlen, "image %dx%d resizes to nothing", src->full_width, src->full_height);
         return -1;
     }
     int cw = cfg->crop_width, ch = cfg->crop_height;
-    int ox = preprocess_crop_offset(rw, cw), oy = preprocess_crop_offset(rh, ch);
-    /* The part of the crop window that lies inside the resized image; the
-     * rest is torchvision's zero padding. */
-    int x0 = ox < 0 ? 0 : ox, x1 = ox + cw > rw ? rw : ox + cw;
-    int y0 = oy < 0 ? 0 : oy, y1 = oy + ch > rh ? rh : oy + ch;
-    int cols = x1 - x0, rows = y1 - y0;
+    int cols = p.x1 - p.x0, rows = p.y1 - p.y0;
 
     uint8_t *window = malloc((size_t)cols * (size_t)rows * 3);
-    if (!window || resample_window(img, rw, rh, x0, x1, y0, y1, window) != 0) {
+    int rc = window ? resample_window(src, p.rw, p.rh, p.x0, p.x1, p.y0, p.y1, window) : -1;
+    if (rc != 0) {
         free(window);
-        snprintf(err, errlen, "out of memory preprocessing a %dx%d image", img->width, img->height);
+        if (rc == -2)
+            snprintf(err, errlen, "decoded part of the %dx%d image misses pixels the crop reads", src->full_width,
+                     src->full_height);
+        else
+            snprintf(err, errlen, "out of memory preprocessing a %dx%d image", src->full_width, src->full_height);
         return -1;
     }
 
     size_t plane = (size_t)cw * (size_t)ch;
-    int pad_left = x0 - ox, pad_top = y0 - oy;
+    int pad_left = p.x0 - p.ox, pad_top = p.y0 - p.oy;
     for (int c = 0; c < 3; c++) {
         float *dst = out + c * plane;
         const float *lut = pp->lut[c];
@@ -305,11 +381,20 @@ int preprocess_run(const preprocess *pp, const image_rgb *img, float *out, char 
             for (size_t i = 0; i < plane; i++) dst[i] = lut[0];
         }
         for (int r = 0; r < rows; r++) {
-            const uint8_t *src = window + (size_t)r * cols * 3 + c;
+            const uint8_t *px = window + (size_t)r * cols * 3 + c;
             float *row = dst + (size_t)(r + pad_top) * cw + pad_left;
-            for (int i = 0; i < cols; i++) row[i] = lut[src[3 * i]];
+            for (int i = 0; i < cols; i++) row[i] = lut[px[3 * i]];
         }
     }
     free(window);
     return 0;
+}
+
+int preprocess_run(const preprocess *pp, const image_rgb *img, float *out, char *err, size_t errlen) {
+    if (img->width <= 0 || img->height <= 0 || !img->pixels) {
+        snprintf(err, errlen, "empty image");
+        return -1;
+    }
+    image_window src = whole_image(img);
+    return preprocess_run_window(pp, &src, out, err, errlen);
 }

@@ -12,6 +12,11 @@ add_test(NAME export_seeded_model
                  -P ${CMAKE_SOURCE_DIR}/tests/export_if_missing.cmake)
 set_tests_properties(export_seeded_model PROPERTIES FIXTURES_SETUP seeded_model TIMEOUT 600)
 
+# The shim with the real (seeded) model: concurrent forwards on one shared
+# module equal sequential ones bit for bit.
+add_test(NAME unit_model COMMAND test_model ${INFERD_TEST_MODEL})
+set_tests_properties(unit_model PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 300)
+
 add_test(NAME parity_reference
          COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/parity_test.py
                  --parity-tool $<TARGET_FILE:parity_tool> --model ${INFERD_TEST_MODEL}

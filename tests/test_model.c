@@ -1,0 +1,125 @@
+/* unit_model: the libtorch shim against the seeded test model. The server's
+ * workers share one loaded module, so the contract checked here is that
+ * concurrent forwards on it give bit-identical logits to sequential ones, at
+ * batch sizes that differ between the threads; plus the shim's error paths.
+ *   test_model MODEL.pt */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "model.h"
+
+enum { SIDE = 224, PIXELS = 3 * SIDE * SIDE, ROUNDS = 6 };
+
+typedef struct {
+    model *m;
+    const float *input;
+    int batch;
+    const float *expected; /* batch * classes logits from a sequential run */
+    int classes;
+    int mismatches, failures;
+} concurrent_run;
+
+static void fill(float *x, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++) x[i] = (float)((i * 2654435761u + seed * 40503u) % 2001) / 1000.0f - 1.0f;
+}
+
+static void *forward_repeatedly(void *arg) {
+    concurrent_run *r = arg;
+    float *logits = malloc(sizeof(float) * (size_t)r->batch * (size_t)r->classes);
+    char err[256];
+    for (int i = 0; logits && i < ROUNDS; i++) {
+        if (model_forward(r->m, r->input, r->batch, logits, err, sizeof(err)) != 0) r->failures++;
+        else if (memcmp(logits, r->expected, sizeof(float) * (size_t)r->batch * (size_t)r->classes) != 0)
+            r->mismatches++;
+    }
+    if (!logits) r->failures++;
+    free(logits);
+    return NULL;
+}
+
+static void test_concurrent_forwards_match_sequential(const char *path) {
+    model_options opts;
+    model_options_default(&opts);
+    opts.intra_op_threads = 1;
+    model *m = NULL;
+    char err[512] = "";
+    if (!CHECK_MSG(model_load(path, &opts, &m, err, sizeof(err)) == 0, "load: %s", err)) return;
+    int classes = model_num_classes(m);
+    CHECK_EQ_INT(classes, 1000);
+    CHECK(strstr(model_metadata(m), "\"weights\"") != NULL);
+
+    /* Thread A runs one image, thread B a batch of two whose second image is
+     * A's: batch composition must not change an image's logits either. */
+    float *in_a = malloc(sizeof(float) * PIXELS), *in_b = malloc(sizeof(float) * 2 * PIXELS);
+    float *out_a = malloc(sizeof(float) * (size_t)classes), *out_b = malloc(sizeof(float) * 2 * (size_t)classes);
+    if (!CHECK(in_a && in_b && out_a && out_b)) goto done;
+    fill(in_a, PIXELS, 1);
+    fill(in_b, PIXELS, 2);
+    memcpy(in_b + PIXELS, in_a, sizeof(float) * PIXELS);
+    CHECK(model_forward(m, in_a, 1, out_a, err, sizeof(err)) == 0);
+    CHECK(model_forward(m, in_b, 2, out_b, err, sizeof(err)) == 0);
+    CHECK(memcmp(out_b, out_b + classes, sizeof(float) * (size_t)classes) != 0);
+    float worst = 0;
+    for (int k = 0; k < classes; k++) {
+        float d = out_b[classes + k] - out_a[k];
+        if (d < 0) d = -d;
+        if (d > worst) worst = d;
+    }
+    /* oneDNN may pick other kernels per batch size: close, not bit-equal. */
+    CHECK_MSG(worst < 1e-4f, "batch-2 vs batch-1 logits differ by %g", (double)worst);
+
+    concurrent_run runs[2] = {
+        {.m = m, .input = in_a, .batch = 1, .expected = out_a, .classes = classes},
+        {.m = m, .input = in_b, .batch = 2, .expected = out_b, .classes = classes},
+    };
+    pthread_t threads[2];
+    for (int i = 0; i < 2; i++) CHECK(pthread_create(&threads[i], NULL, forward_repeatedly, &runs[i]) == 0);
+    for (int i = 0; i < 2; i++) pthread_join(threads[i], NULL);
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ_INT(runs[i].failures, 0);
+        CHECK_EQ_INT(runs[i].mismatches, 0);
+    }
+done:
+    free(in_a);
+    free(in_b);
+    free(out_a);
+    free(out_b);
+    model_free(m);
+}
+
+static void test_errors(const char *path) {
+    model_options opts;
+    model_options_default(&opts);
+    model *m = (model *)&opts;
+    char err[512] = "";
+    CHECK(model_load("/nonexistent/model.pt", &opts, &m, err, sizeof(err)) != 0);
+    CHECK(m == NULL);
+    CHECK(strstr(err, "/nonexistent/model.pt") != NULL);
+
+    opts.input_height = opts.input_width = 7; /* DenseNet cannot pool a 7x7 input down */
+    err[0] = 0;
+    CHECK(model_load(path, &opts, &m, err, sizeof(err)) != 0);
+    CHECK(err[0] != 0);
+
+    model_options_default(&opts);
+    opts.intra_op_threads = 1;
+    if (!CHECK(model_load(path, &opts, &m, err, sizeof(err)) == 0)) return;
+    float logits[1000];
+    err[0] = 0;
+    CHECK(model_forward(m, NULL, 0, logits, err, sizeof(err)) != 0);
+    CHECK(strstr(err, "batch") != NULL);
+    model_free(m);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s MODEL.pt\n", argv[0]);
+        return 2;
+    }
+    test_concurrent_forwards_match_sequential(argv[1]);
+    test_errors(argv[1]);
+    return check_summary();
+}
