@@ -283,8 +283,22 @@ def model_limit(args, cfg, precision):
     within = [r for r in rows if r["batch"] <= cfg["max_batch"]]
     best_within = max(within, key=lambda r: r["images_s"]) if within else None
     b1 = next((r for r in rows if r["batch"] == 1), None)
+    batch1_ms, lone_cmd = (b1["ms_batch"] if b1 else None), None
+    if cfg["model_instances"] > 1:
+        # A lone client keeps one worker busy while the others idle: its
+        # reference is one instance's batch-1 forward, not N running at once.
+        lone = cmd[:]
+        lone[lone.index("--instances") + 1] = "1"
+        lone[lone.index("--batches") + 1] = "1"
+        log("model limit, one worker alone:", " ".join(lone))
+        q = run(lone, timeout=900 + 8 * args.model_seconds)
+        m = next((MODEL_BENCH_ROW.match(l) for l in q.stdout.splitlines() if MODEL_BENCH_ROW.match(l)), None)
+        if q.returncode != 0 or not m:
+            broke(f"model_bench ({precision}, one instance) failed: {q.stderr.strip()[-500:]}")
+            return None
+        batch1_ms, lone_cmd = float(m.group(2)), " ".join(lone)
     return {"rows": rows, "best": best, "best_within_max_batch": best_within,
-            "batch1_ms": b1["ms_batch"] if b1 else None, "command": " ".join(cmd), "cores": cores}
+            "batch1_ms": batch1_ms, "batch1_lone_command": lone_cmd, "command": " ".join(cmd), "cores": cores}
 
 
 # ---------------------------------------------------------------- 2. preprocessing
@@ -772,6 +786,10 @@ def report(args, info, res):
         if ml and not ml.get("unsupported") and ml.get("cores") is not None:
             w(f"model_bench {prec} got {ml['cores']:.2f} of {info['cpus']} CPUs on average over batches 2..8 (it "
               f"asks for {cfg['threads_eff'] * cfg['model_instances']}: less means other processes took them).")
+        if ml and not ml.get("unsupported") and ml.get("batch1_lone_command"):
+            w(f"{prec}: the rows run {cfg['model_instances']} workers at once (the server's throughput limit); a lone "
+              f"batch-1 forward (one worker, the others idle, as a single client sees it) took "
+              f"{ml['batch1_ms']:.2f} ms (`{ml['batch1_lone_command']}`).")
     w("")
 
     # 2. preprocessing

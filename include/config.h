@@ -67,7 +67,8 @@ int config_validate(const inferd_config *cfg, char *err, size_t errlen);
 
 void config_print_help(FILE *out, const char *program);
 
-/* Resolved online CPU count, for "0 = auto" settings. */
+/* CPUs this process may use (affinity mask, capped by a cgroup v2 CPU
+ * quota), for "0 = auto" settings. */
 int config_online_cpus(void);
 
 #endif

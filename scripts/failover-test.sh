@@ -48,7 +48,8 @@ fi
 read -r -a compose <<< "$COMPOSE"
 export INFERD_IMAGE LB_ADDR=127.0.0.1 LB_PORT BUILD_NETWORK=$build_net
 # Two replicas share this machine's CPUs.
-export INFERD_THREADS=${INFERD_THREADS:-$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))}
+export INFERD_MODEL_INSTANCES=${INFERD_MODEL_INSTANCES:-$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))}
+export INFERD_THREADS=${INFERD_THREADS:-1}
 cf=(-p "$project" -f deploy/compose.yaml)
 
 replica_ids() {
@@ -84,7 +85,7 @@ timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$LB_PORT" 2>/dev/null && die "127.
 down
 t0=$(date +%s)
 if [ "$COMPOSE" != none ]; then
-  say "starting deploy/compose.yaml with ${compose[*]}: 2 x $INFERD_IMAGE (INFERD_THREADS=$INFERD_THREADS) + nginx on 127.0.0.1:$LB_PORT"
+  say "starting deploy/compose.yaml with ${compose[*]}: 2 x $INFERD_IMAGE (INFERD_MODEL_INSTANCES=$INFERD_MODEL_INSTANCES, INFERD_THREADS=$INFERD_THREADS) + nginx on 127.0.0.1:$LB_PORT"
   "${compose[@]}" "${cf[@]}" build nginx >/dev/null
   "${compose[@]}" "${cf[@]}" up -d --scale inferd=2 >/dev/null
 else
@@ -94,7 +95,7 @@ else
   for i in 1 2; do
     "${docker[@]}" run -d --name "${project}_inferd_$i" --network "$net" --network-alias inferd \
       --label "org.inferd.failover=$project" --label org.inferd.role=inferd \
-      -e "INFERD_THREADS=$INFERD_THREADS" --stop-timeout 15 "$INFERD_IMAGE" >/dev/null
+      -e "INFERD_MODEL_INSTANCES=$INFERD_MODEL_INSTANCES" -e "INFERD_THREADS=$INFERD_THREADS" --stop-timeout 15 "$INFERD_IMAGE" >/dev/null
   done
   "${docker[@]}" build -q --network "$build_net" -t inferd-nginx deploy/nginx >/dev/null
 fi

@@ -1,5 +1,7 @@
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "config.h"
+
+#include <sched.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -94,7 +96,7 @@ void config_defaults(inferd_config *cfg) {
     set_string(&cfg->precision, "fp32");
     cfg->optimize = 1;
     cfg->warmup = 2;
-    cfg->max_batch = 4;
+    cfg->max_batch = 2;
     cfg->batch_delay_us = 2000;
     cfg->queue_capacity = 64;
     cfg->request_timeout_ms = 0;
@@ -121,8 +123,31 @@ void config_free(inferd_config *cfg) {
     }
 }
 
+/* The cgroup v2 CPU quota ("cpu.max": "QUOTA PERIOD", or "max PERIOD"),
+ * rounded up to whole CPUs; 0 when there is none. */
+static int cgroup_cpu_quota(void) {
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
+    if (!f) return 0;
+    char quota[32] = "";
+    long period = 0;
+    int fields = fscanf(f, "%31s %ld", quota, &period);
+    fclose(f);
+    if (fields != 2 || period <= 0 || strcmp(quota, "max") == 0) return 0;
+    long q = strtol(quota, NULL, 10);
+    if (q <= 0) return 0;
+    long cpus = (q + period - 1) / period;
+    return cpus < 4096 ? (int)cpus : 4096;
+}
+
 int config_online_cpus(void) {
+    /* The CPUs this process may run on (taskset, --cpuset-cpus), capped by a
+     * container's CPU quota (docker --cpus, a Kubernetes CPU limit): the
+     * model workers and HTTP threads default to this many. */
     long n = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) n = CPU_COUNT(&set);
+    int quota = cgroup_cpu_quota();
+    if (quota > 0 && quota < n) n = quota;
     return n > 0 && n < 4096 ? (int)n : 1;
 }
 

@@ -222,6 +222,7 @@ static int resample_window(const image_window *src, int rw, int rh, int x0, int 
     int cols = x1 - x0, rows = y1 - y0;
     axis_weights hw = {0}, vw = {0};
     uint8_t *temp = NULL;
+    int32_t *acc = NULL; /* one output row's sums in the vertical pass */
     int status = -1;
 
     int col_lo, col_hi, row_lo, row_hi;
@@ -240,7 +241,8 @@ static int resample_window(const image_window *src, int rw, int rh, int x0, int 
     size_t src_stride = (size_t)src->raster.width * 3;
     size_t temp_stride = (size_t)cols * 3;
     temp = malloc((size_t)temp_rows * temp_stride);
-    if (!temp) goto done;
+    acc = need_v ? malloc(temp_stride * sizeof(int32_t)) : NULL;
+    if (!temp || (need_v && !acc)) goto done;
 
     for (int y = 0; y < temp_rows; y++) {
         const uint8_t *line = src->raster.pixels + (size_t)(src_first + y - src->y) * src_stride;
@@ -273,18 +275,23 @@ static int resample_window(const image_window *src, int rw, int rh, int x0, int 
         }
         int ymin = vw.bounds[2 * r] - src_first, yn = vw.bounds[2 * r + 1];
         const int32_t *k = &vw.coeffs[(size_t)r * vw.ksize];
-        for (size_t i = 0; i < temp_stride; i++) {
-            int32_t s = 1 << (RESAMPLE_PRECISION_BITS - 1);
-            const uint8_t *p = temp + (size_t)ymin * temp_stride + i;
-            for (int y = 0; y < yn; y++) s += p[(size_t)y * temp_stride] * k[y];
-            out[i] = clip8(s);
+        /* Row by row over whole output rows, so the compiler vectorises the
+         * inner loop; integer sums do not depend on the order, so this is
+         * still Pillow's result exactly. */
+        for (size_t i = 0; i < temp_stride; i++) acc[i] = 1 << (RESAMPLE_PRECISION_BITS - 1);
+        for (int y = 0; y < yn; y++) {
+            const uint8_t *p = temp + (size_t)(ymin + y) * temp_stride;
+            int32_t ky = k[y];
+            for (size_t i = 0; i < temp_stride; i++) acc[i] += p[i] * ky;
         }
+        for (size_t i = 0; i < temp_stride; i++) out[i] = clip8(acc[i]);
     }
     status = 0;
 done:
     axis_weights_free(&hw);
     axis_weights_free(&vw);
     free(temp);
+    free(acc);
     return status;
 }
 

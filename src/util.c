@@ -90,7 +90,7 @@ struct cJSON *util_parse_json_document(const char *json, size_t len) {
 void util_retain_freed_memory(void) {
 #ifdef __GLIBC__
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024); /* glibc's maximum on 64-bit */
-    mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 #endif
 }
 

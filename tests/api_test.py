@@ -334,7 +334,7 @@ def section_cli(binary):
 
         r = run_cli(binary, ["--check-config"], cwd=tmp)
         cfg = loads(r.stdout)
-        check(r.returncode == 0 and isinstance(cfg, dict) and cfg.get("port") == 5000 and cfg.get("max_batch") == 4,
+        check(r.returncode == 0 and isinstance(cfg, dict) and cfg.get("port") == 5000 and cfg.get("max_batch") == 2,
               f"--check-config with nothing set prints the defaults ({r.returncode} {r.stdout[:100]!r})")
         if isinstance(cfg, dict):
             check(sorted(ALL_KEYS) == sorted(k for k in cfg if k in ALL_KEYS), "--check-config prints every documented key")
