@@ -6,6 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define INFERD_HAVE_SSSE3_PATH 1
+#endif
+
 /* Pillow's fixed-point resampling: weights are scaled by 2^22 so that a sum of
  * 8-bit samples times weights fits an int. */
 #define RESAMPLE_PRECISION_BITS (32 - 8 - 2)
@@ -209,6 +214,76 @@ static void axis_source_span(int in_size, int out_size, int first, int count, in
     *hi = start + n;
 }
 
+#ifdef INFERD_HAVE_SSSE3_PATH
+/* The horizontal pass with SSSE3, exactly equal to the scalar one. pmaddwd
+ * multiplies 16-bit lanes, and Pillow's coefficients have 22 bits, so each
+ * coefficient k is split as k = kh * 2^11 + kl (both fit 16 bits): the sum
+ * of p * k is then 2^11 * sum(p * kh) + sum(p * kl), computed in 32 bits
+ * without loss (bilinear weights are never negative, and Pillow's precision
+ * keeps every sum below 2^31). One pmaddwd covers two taps of R, G and B. */
+typedef struct {
+    int pairs;       /* tap pairs stored per output column */
+    __m128i *coeffs; /* per column: pairs low-part vectors, then pairs high-part vectors */
+} simd_weights;
+
+static int simd_weights_build(const axis_weights *aw, simd_weights *sw) {
+    sw->pairs = (aw->ksize + 1) / 2;
+    sw->coeffs = aligned_alloc(16, (size_t)aw->count * 2 * (size_t)sw->pairs * sizeof(__m128i));
+    if (!sw->coeffs) return -1;
+    for (int i = 0; i < aw->count; i++) {
+        const int32_t *k = &aw->coeffs[(size_t)i * aw->ksize];
+        __m128i *lo = sw->coeffs + (size_t)i * 2 * sw->pairs, *hi = lo + sw->pairs;
+        for (int j = 0; j < sw->pairs; j++) {
+            int32_t a = k[2 * j], b = 2 * j + 1 < aw->ksize ? k[2 * j + 1] : 0;
+            if (a < 0 || b < 0 || a > (1 << 22) || b > (1 << 22)) {
+                free(sw->coeffs);
+                sw->coeffs = NULL;
+                return -1; /* not a bilinear kernel: the scalar pass handles it */
+            }
+            short al = (short)(a & 2047), bl = (short)(b & 2047), ah = (short)(a >> 11), bh = (short)(b >> 11);
+            lo[j] = _mm_setr_epi16(al, bl, al, bl, al, bl, 0, 0);
+            hi[j] = _mm_setr_epi16(ah, bh, ah, bh, ah, bh, 0, 0);
+        }
+    }
+    return 0;
+}
+
+/* One row: run holds source columns [col_lo, ...) as packed RGB followed by
+ * at least 16 readable bytes. */
+__attribute__((target("ssse3"))) static void horizontal_row_ssse3(const uint8_t *run, int col_lo,
+                                                                   const axis_weights *hw,
+                                                                   const simd_weights *sw, uint8_t *out) {
+    const __m128i spread = _mm_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
+    const __m128i half = _mm_set1_epi32(1 << (RESAMPLE_PRECISION_BITS - 1));
+    for (int i = 0; i < hw->count; i++) {
+        const uint8_t *p = run + (size_t)(hw->bounds[2 * i] - col_lo) * 3;
+        int pairs = (hw->bounds[2 * i + 1] + 1) / 2;
+        const __m128i *lo = sw->coeffs + (size_t)i * 2 * sw->pairs, *hi = lo + sw->pairs;
+        __m128i sum_lo = _mm_setzero_si128(), sum_hi = _mm_setzero_si128();
+        for (int j = 0; j < pairs; j++) {
+            /* R0 G0 B0 R1 G1 B1 -> 16-bit lanes (R0 R1)(G0 G1)(B0 B1)(0 0) */
+            __m128i px = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 6 * j)), spread);
+            sum_lo = _mm_add_epi32(sum_lo, _mm_madd_epi16(px, lo[j]));
+            sum_hi = _mm_add_epi32(sum_hi, _mm_madd_epi16(px, hi[j]));
+        }
+        __m128i sum = _mm_add_epi32(_mm_add_epi32(_mm_slli_epi32(sum_hi, 11), sum_lo), half);
+        int32_t lanes[4];
+        _mm_storeu_si128((__m128i *)(void *)lanes, sum);
+        out[3 * i] = clip8(lanes[0]);
+        out[3 * i + 1] = clip8(lanes[1]);
+        out[3 * i + 2] = clip8(lanes[2]);
+    }
+}
+
+/* INFERD_RESAMPLE_SCALAR=1 forces the portable pass (so tests can hold the
+ * two against each other on any machine). */
+static int use_ssse3(void) {
+    const char *force_scalar = getenv("INFERD_RESAMPLE_SCALAR");
+    if (force_scalar && strcmp(force_scalar, "1") == 0) return 0;
+    return __builtin_cpu_supports("ssse3") != 0;
+}
+#endif
+
 /* Resamples the image src is part of to (rw, rh) but produces only the
  * window of columns [x0, x1) and rows [y0, y1) of the result, into dst
  * (packed RGB). Like Pillow: horizontal pass first, over only the source
@@ -244,6 +319,18 @@ static int resample_window(const image_window *src, int rw, int rh, int x0, int 
     acc = need_v ? malloc(temp_stride * sizeof(int32_t)) : NULL;
     if (!temp || (need_v && !acc)) goto done;
 
+#ifdef INFERD_HAVE_SSSE3_PATH
+    simd_weights sw = {0, NULL};
+    uint8_t *run = NULL; /* the source run of one row, padded for 16-byte loads */
+    size_t run_bytes = (size_t)(col_hi - col_lo) * 3;
+    if (need_h && use_ssse3() && simd_weights_build(&hw, &sw) == 0) {
+        run = calloc(run_bytes + 6 * (size_t)sw.pairs + 16, 1);
+        if (!run) {
+            free(sw.coeffs);
+            sw.coeffs = NULL;
+        }
+    }
+#endif
     for (int y = 0; y < temp_rows; y++) {
         const uint8_t *line = src->raster.pixels + (size_t)(src_first + y - src->y) * src_stride;
         uint8_t *out = temp + (size_t)y * temp_stride;
@@ -251,6 +338,13 @@ static int resample_window(const image_window *src, int rw, int rh, int x0, int 
             memcpy(out, line + (size_t)(x0 - src->x) * 3, temp_stride);
             continue;
         }
+#ifdef INFERD_HAVE_SSSE3_PATH
+        if (run) {
+            memcpy(run, line + (size_t)(col_lo - src->x) * 3, run_bytes);
+            horizontal_row_ssse3(run, col_lo, &hw, &sw, out);
+            continue;
+        }
+#endif
         for (int i = 0; i < cols; i++) {
             int xmin = hw.bounds[2 * i], xn = hw.bounds[2 * i + 1];
             const int32_t *k = &hw.coeffs[(size_t)i * hw.ksize];
@@ -267,6 +361,10 @@ static int resample_window(const image_window *src, int rw, int rh, int x0, int 
         }
     }
 
+#ifdef INFERD_HAVE_SSSE3_PATH
+    free(run);
+    free(sw.coeffs);
+#endif
     for (int r = 0; r < rows; r++) {
         uint8_t *out = dst + (size_t)r * temp_stride;
         if (!need_v) {
