@@ -389,6 +389,26 @@ def socket_errors_str(e):
 
 # ---------------------------------------------------------------- servers
 
+def terminate(proc, logf, timeout):
+    """SIGTERM proc, wait up to timeout s (then SIGKILL), close its log.
+    Returns its exit status, None when it had to be killed, 0 if never started."""
+    status = 0
+    if proc is not None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                status = None
+        if status is not None:
+            status = proc.returncode
+    if logf is not None and not logf.closed:
+        logf.close()
+    return status
+
+
 class Inferd:
     """build-bench/inferd on 127.0.0.1, a free port, cwd = project root (so ./config.json applies)."""
 
@@ -456,19 +476,7 @@ class Inferd:
 
     def stop(self):
         """SIGTERM, wait; returns the exit status (None if it had to be killed)."""
-        if self.proc is None:
-            return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                self.logf.close()
-                return None
-        self.logf.close()
-        return self.proc.returncode
+        return terminate(self.proc, getattr(self, "logf", None), 30)
 
 
 class Baseline:
@@ -515,16 +523,7 @@ class Baseline:
         return {}
 
     def stop(self):
-        if self.proc is None:
-            return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.logf.close()
+        terminate(self.proc, getattr(self, "logf", None), 60)
         return 0  # gunicorn's exit status after SIGTERM is not a verdict on the benchmark
 
 

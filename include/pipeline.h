@@ -10,8 +10,9 @@
 #include "image.h"
 #include "preprocess.h"
 
-/* Returns IMAGE_OK with out filled, or the decode error (IMAGE_ERR_NOMEM
- * also covers a preprocessing failure). */
+/* Returns IMAGE_OK with out filled, or the decode error; IMAGE_ERR_TOO_LARGE
+ * also covers an image too elongated to resize (checked before decoding),
+ * IMAGE_ERR_NOMEM a preprocessing failure. */
 image_status pipeline_prepare(const preprocess *pp, const image_limits *limits, const uint8_t *data, size_t len,
                               float *out, char *err, size_t errlen);
 

@@ -35,9 +35,9 @@ size_t preprocess_tensor_len(const preprocess *pp);
 int preprocess_run(const preprocess *pp, const image_rgb *img, float *out, char *err, size_t errlen);
 
 /* The source pixels preprocess_run reads from a width x height image: decode
- * at least this much (image_decode_window). Returns -1 for sizes that resize
- * to nothing. */
-int preprocess_source_rect(const preprocess *pp, int width, int height, image_rect *need);
+ * at least this much (image_decode_window). Returns -1 with err filled for
+ * sizes it cannot process (a long side that would overflow once resized). */
+int preprocess_source_rect(const preprocess *pp, int width, int height, image_rect *need, char *err, size_t errlen);
 
 /* preprocess_run on part of an image; fails (-1, err) when src lacks pixels
  * the crop reads. */

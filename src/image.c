@@ -175,7 +175,7 @@ static image_status decode_jpeg(const uint8_t *data, size_t len, const image_lim
     if (y0 > 0) jpeg_skip_scanlines(&cinfo, y0);
 
     size_t width = cinfo.output_width, rows = y1 - y0;
-    pixels = malloc(width * (rows ? rows : 1) * 3);
+    pixels = malloc(width * rows * 3); /* rows >= 1: jpeg_window never returns an empty window */
     spare_row = malloc(width * 4);
     if (!pixels || !spare_row) {
         status = IMAGE_ERR_NOMEM;

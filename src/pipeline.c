@@ -8,9 +8,11 @@ image_status pipeline_prepare(const preprocess *pp, const image_limits *limits, 
     image_status status = image_probe(data, len, &width, &height, NULL, err, errlen);
     if (status != IMAGE_OK) return status;
     image_rect need;
-    int cropped = preprocess_source_rect(pp, width, height, &need) == 0;
+    /* A size preprocessing cannot handle is the client's image, not a server
+     * fault: refuse it (413) before decoding a single pixel. */
+    if (preprocess_source_rect(pp, width, height, &need, err, errlen) != 0) return IMAGE_ERR_TOO_LARGE;
     image_window img;
-    status = image_decode_window(data, len, limits, cropped ? &need : NULL, &img, err, errlen);
+    status = image_decode_window(data, len, limits, &need, &img, err, errlen);
     if (status != IMAGE_OK) return status;
     int rc = preprocess_run_window(pp, &img, out, err, errlen);
     image_rgb_free(&img.raster);

@@ -310,9 +310,7 @@ static int resample_window(const image_window *src, int rw, int rh, int x0, int 
     if (need_h && axis_weights_build(src->full_width, rw, x0, cols, &hw) != 0) goto done;
     if (need_v && axis_weights_build(src->full_height, rh, y0, rows, &vw) != 0) goto done;
 
-    /* Source rows the vertical pass needs. */
-    int src_first = row_lo, src_last = row_hi;
-    int temp_rows = src_last - src_first;
+    int temp_rows = row_hi - row_lo; /* the source rows the vertical pass reads */
     size_t src_stride = (size_t)src->raster.width * 3;
     size_t temp_stride = (size_t)cols * 3;
     temp = malloc((size_t)temp_rows * temp_stride);
@@ -332,7 +330,7 @@ static int resample_window(const image_window *src, int rw, int rh, int x0, int 
     }
 #endif
     for (int y = 0; y < temp_rows; y++) {
-        const uint8_t *line = src->raster.pixels + (size_t)(src_first + y - src->y) * src_stride;
+        const uint8_t *line = src->raster.pixels + (size_t)(row_lo + y - src->y) * src_stride;
         uint8_t *out = temp + (size_t)y * temp_stride;
         if (!need_h) {
             memcpy(out, line + (size_t)(x0 - src->x) * 3, temp_stride);
@@ -371,7 +369,7 @@ static int resample_window(const image_window *src, int rw, int rh, int x0, int 
             memcpy(out, temp + (size_t)r * temp_stride, temp_stride);
             continue;
         }
-        int ymin = vw.bounds[2 * r] - src_first, yn = vw.bounds[2 * r + 1];
+        int ymin = vw.bounds[2 * r] - row_lo, yn = vw.bounds[2 * r + 1];
         const int32_t *k = &vw.coeffs[(size_t)r * vw.ksize];
         /* Row by row over whole output rows, so the compiler vectorises the
          * inner loop; integer sums do not depend on the order, so this is
@@ -437,9 +435,13 @@ static int plan_crop(const preprocess_config *cfg, int width, int height, crop_p
     return 0;
 }
 
-int preprocess_source_rect(const preprocess *pp, int width, int height, image_rect *need) {
+int preprocess_source_rect(const preprocess *pp, int width, int height, image_rect *need, char *err, size_t errlen) {
     crop_plan p;
-    if (width <= 0 || height <= 0 || plan_crop(&pp->cfg, width, height, &p) != 0) return -1;
+    if (width <= 0 || height <= 0 || plan_crop(&pp->cfg, width, height, &p) != 0) {
+        snprintf(err, errlen, "image %dx%d is too elongated: resizing its short side to %d makes the long side "
+                 "too large to process", width, height, pp->cfg.resize_short);
+        return -1;
+    }
     int lo, hi;
     axis_source_span(width, p.rw, p.x0, p.x1 - p.x0, &lo, &hi);
     need->x = lo;

@@ -22,7 +22,6 @@ Prints "N passed, M failed" alone on its last line; exits non-zero on failure.
     /usr/bin/python3 tests/api_test.py --binary build/inferd [--model M]
 """
 
-import argparse
 import base64
 import io
 import json
@@ -41,7 +40,7 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 from PIL import Image  # noqa: E402
 
 from server import Server, multipart  # noqa: E402
-from checks import check, results, find_model, loads, is_json_error, hdr  # noqa: E402
+from checks import check, results, find_model, loads, is_json_error, hdr, server_test_parser  # noqa: E402
 
 
 
@@ -530,11 +529,7 @@ def section_json_log(args, photos):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--binary", default=os.path.join(ROOT, "build", "inferd"))
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--class-index", default=os.path.join(ROOT, "imagenet_class_index.json"))
-    ap.add_argument("--shared-dir", default=os.path.join(ROOT, "..", "shared", "data"))
+    ap = server_test_parser(__doc__)
     args = ap.parse_args()
     args.model = find_model(args.model)
     with open(args.class_index) as f:

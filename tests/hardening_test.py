@@ -17,7 +17,6 @@ any failure. Traffic goes to 127.0.0.1 only; every loop is bounded.
     /usr/bin/python3 tests/hardening_test.py --binary build/inferd [--model M]
 """
 
-import argparse
 import http.client
 import io
 import json
@@ -40,7 +39,7 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 from PIL import Image  # noqa: E402
 
 from server import Server, multipart  # noqa: E402
-from checks import check, results, find_model, is_json_error  # noqa: E402
+from checks import check, results, find_model, is_json_error, server_test_parser  # noqa: E402
 
 table = []  # (case, how sent, expected, got, ms, note)
 
@@ -192,16 +191,17 @@ def png_header_only(width, height):
         png_chunk(b"IEND", b"")
 
 
-def png_big_valid(side, colour_type=0, bit_depth=1):
-    """A complete, valid side x side PNG of zeros (gray 1-bit or RGB 8-bit).
-    The deflate stream repeats one fully-flushed block, so it is built in
-    about a second without compressing gigabytes."""
+def png_big_valid(side, colour_type=0, bit_depth=1, height=None):
+    """A complete, valid side x side (or side x height) PNG of zeros (gray
+    1-bit or RGB 8-bit). The deflate stream repeats one fully-flushed block,
+    so it is built in about a second without compressing gigabytes."""
+    height = side if height is None else height
     channels = {0: 1, 2: 3}[colour_type]
     row = b"\x00" * (1 + (side * channels * bit_depth + 7) // 8)
     blk = row * 100
     co = zlib.compressobj(9, zlib.DEFLATED, -15)
     piece = co.compress(blk) + co.flush(zlib.Z_FULL_FLUSH)
-    n, rest = divmod(side, 100)
+    n, rest = divmod(height, 100)
     co = zlib.compressobj(9, zlib.DEFLATED, -15)
     tail = co.compress(row * rest) + co.flush()
     adler = 1
@@ -209,7 +209,7 @@ def png_big_valid(side, colour_type=0, bit_depth=1):
         adler = zlib.adler32(blk, adler)
     adler = zlib.adler32(row * rest, adler)
     data = b"\x78\xda" + piece * n + tail + struct.pack(">I", adler & 0xFFFFFFFF)
-    ihdr = struct.pack(">IIBBBBB", side, side, bit_depth, colour_type, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", side, height, bit_depth, colour_type, 0, 0, 0)
     return PNG_MAGIC + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", data) + png_chunk(b"IEND", b"")
 
 
@@ -434,6 +434,18 @@ def section_huge_images(server, inputs):
             check(rss1 - rss0 < 200 * 1024, f"{name} ({how}): RSS grew {rss1 - rss0} KiB (< 200 MiB: not decoded)")
             table.append((name, how, "413", status, ms, "RSS +%d KiB" % (rss1 - rss0)))
             check(healthy(server), f"/health after the {name} ({how})")
+    # Under the pixel limit, but resizing the short side to 255 would make
+    # the long side 2.3 billion pixels: the client's image, so 413, not 500.
+    tall = png_big_valid(1, 0, 1, height=9000000)
+    name = "valid 1x9000000 PNG (too elongated to resize), %d KB" % (len(tall) // 1024)
+    for how in ("multipart", "raw"):
+        body, ctype = multipart([("image", "tall.png", tall)]) if how == "multipart" else (tall, "image/png")
+        status, _, got, ms = timed_request(server, "POST", "/", body, {"Content-Type": ctype})
+        check(status == 413 and is_json_error(got) and b"elongated" in got,
+              f"{name} ({how}): want 413 + JSON error naming the cause, got {status} {got[:160]!r}")
+        check(ms < 1000, f"{name} ({how}) answered in {ms:.0f} ms (< 1000: not decoded)")
+        table.append((name, how, "413", status, ms, ""))
+        check(healthy(server), f"/health after the {name} ({how})")
 
 
 def section_big_bodies(server):
@@ -991,11 +1003,7 @@ def print_table():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--binary", default=os.path.join(ROOT, "build", "inferd"))
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--class-index", default=os.path.join(ROOT, "imagenet_class_index.json"))
-    ap.add_argument("--shared-dir", default=os.path.join(ROOT, "..", "shared", "data"))
+    ap = server_test_parser(__doc__)
     ap.add_argument("--only", default="", help="comma-separated sections to run (default: all)")
     args = ap.parse_args()
     args.model = find_model(args.model)

@@ -23,7 +23,6 @@ bounded by a request count and by --max-seconds.
     scripts/soak.sh [--quick] ...       (finds the binary and a model)
 """
 
-import argparse
 import http.client
 import io
 import os
@@ -44,7 +43,7 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 from PIL import Image  # noqa: E402
 
 from server import Server, multipart  # noqa: E402
-from checks import check, results, find_model, loads, is_json_error  # noqa: E402
+from checks import check, results, find_model, loads, is_json_error, server_test_parser  # noqa: E402
 
 summary = []  # (phase, what, value)
 
@@ -518,11 +517,7 @@ def phase_sigterm(args, good, ref):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--binary", default=os.path.join(ROOT, "build", "inferd"))
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--class-index", default=os.path.join(ROOT, "imagenet_class_index.json"))
-    ap.add_argument("--shared-dir", default=os.path.join(ROOT, "..", "shared", "data"))
+    ap = server_test_parser(__doc__)
     ap.add_argument("--quick", action="store_true", help="~1500 requests, fewer overload rounds (CI)")
     ap.add_argument("--requests", type=int, default=None, help="soak requests (default 20000; --quick 1500)")
     ap.add_argument("--concurrency", type=int, default=16)

@@ -536,7 +536,38 @@ static void test_extreme_aspect(void) {
     preprocess_free(pp);
 }
 
+/* preprocess_source_rect: the source pixels the crop reads. dog.jpg's size
+ * (1100x825 -> 340x255, crop 224 at 58,16) reads a centred ~725 px square;
+ * an image too elongated to resize is refused with a message. */
+static void test_source_rect(void) {
+    char err[256];
+    preprocess_config cfg;
+    preprocess_config_default(&cfg);
+    preprocess *pp = NULL;
+    if (!CHECK_EQ_INT(preprocess_create(&cfg, &pp, err, sizeof(err)), 0)) return;
+    image_rect need;
+    if (CHECK_EQ_INT(preprocess_source_rect(pp, 1100, 825, &need, err, sizeof(err)), 0)) {
+        CHECK(need.x > 150 && need.x < 200 && need.width > 700 && need.width < 760);
+        CHECK(need.y > 35 && need.y < 65 && need.height > 700 && need.height < 760);
+        CHECK(need.x + need.width <= 1100 && need.y + need.height <= 825);
+    }
+    /* no resize needed on either axis: exactly the crop */
+    if (CHECK_EQ_INT(preprocess_source_rect(pp, 255, 255, &need, err, sizeof(err)), 0)) {
+        CHECK(need.x == 16 && need.y == 16 && need.width == 224 && need.height == 224);
+    }
+    /* smaller than the crop: all of it (torchvision pads) */
+    if (CHECK_EQ_INT(preprocess_source_rect(pp, 3, 2, &need, err, sizeof(err)), 0)) {
+        CHECK(need.x == 0 && need.y == 0 && need.width == 3 && need.height == 2);
+    }
+    err[0] = '\0';
+    CHECK_EQ_INT(preprocess_source_rect(pp, 1, 10000000, &need, err, sizeof(err)), -1);
+    CHECK_CONTAINS(err, "elongated");
+    CHECK_EQ_INT(preprocess_source_rect(pp, 0, 10, &need, err, sizeof(err)), -1);
+    preprocess_free(pp);
+}
+
 int main(void) {
+    test_source_rect();
     test_resized_size();
     test_crop_offset();
     test_create();

@@ -1,7 +1,8 @@
-"""What every Python server test shares: counting checks, finding the test
-model, and reading JSON error bodies. Each test prints "N passed, M failed"
+"""What every Python server test shares: counting checks, the common
+command-line options, finding the test model, and reading JSON error bodies. Each test prints "N passed, M failed"
 alone on its last line through finish()."""
 
+import argparse
 import json
 import os
 import subprocess
@@ -31,6 +32,18 @@ class Results:
 
 results = Results()
 check = results.check
+
+
+def server_test_parser(description):
+    """An argument parser with the options every server test takes: the
+    binary, the model (default: find_model), the class index and the folder
+    of shared photos."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--binary", default=os.path.join(ROOT, "build", "inferd"))
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--class-index", default=os.path.join(ROOT, "imagenet_class_index.json"))
+    ap.add_argument("--shared-dir", default=os.path.join(ROOT, "..", "shared", "data"))
+    return ap
 
 
 def find_model(arg):
