@@ -23,6 +23,18 @@ char *response_message_json(const char *message);
  * also "predictions":[{"class_id","class_name","probability"},...]. */
 char *response_result_json(const labels *l, const float *logits, int num_classes, int topk);
 
+/* One image of a several-image request: its logits when status is 200,
+ * else its HTTP status and error message. */
+typedef struct {
+    const float *logits;
+    int status;
+    const char *error;
+} response_item;
+
+/* Several images: an array with one entry per image, in order: the result
+ * object, or {"error":..,"status":..} for an image that failed. */
+char *response_results_json(const labels *l, const response_item *items, int count, int num_classes, int topk);
+
 /* GET /info: {"name":"inferd","version":..,"model":{"arch","weights","seed","precision","input_size"},
  *             "limits":{"max_body_bytes","max_pixels","max_images"}} */
 char *response_info_json(const char *version, const char *arch, const char *weights, long long seed,

@@ -389,52 +389,13 @@ static enum MHD_Result answer_inference(request *req) {
     }
     /* Several images: 200 with one entry per image, in order; a bad image
      * gets {"error":..,"status":..} in its place. */
-    size_t cap = 256, len = 0;
-    char *body = malloc(cap);
-    int ok = body != NULL;
-    if (ok) body[len++] = '[';
-    for (int i = 0; i < req->item_count && ok; i++) {
-        image_item *item = &req->items[i];
-        char *entry;
-        if (item->status == 200) {
-            entry = response_result_json(d->labels, item->logits, d->num_classes, req->topk);
-        } else {
-            char *err = response_error_json(item->error);
-            entry = NULL;
-            if (err) {
-                size_t n = strlen(err) + 32;
-                entry = malloc(n);
-                if (entry) snprintf(entry, n, "%.*s,\"status\":%d}", (int)strlen(err) - 1, err, item->status);
-                free(err);
-            }
-        }
-        if (!entry) {
-            ok = 0;
-            break;
-        }
-        size_t n = strlen(entry);
-        if (len + n + 2 > cap) {
-            while (len + n + 2 > cap) cap *= 2;
-            char *grown = realloc(body, cap);
-            if (!grown) {
-                free(entry);
-                ok = 0;
-                break;
-            }
-            body = grown;
-        }
-        if (i > 0) body[len++] = ',';
-        memcpy(body + len, entry, n);
-        len += n;
-        free(entry);
-    }
-    if (!ok) {
-        free(body);
-        return send_json(req, 500, NULL, NULL);
-    }
-    body[len++] = ']';
-    body[len] = '\0';
-    return send_json(req, 200, body, NULL);
+    response_item *items = malloc(sizeof(response_item) * (size_t)req->item_count);
+    if (!items) return send_json(req, 500, NULL, NULL);
+    for (int i = 0; i < req->item_count; i++)
+        items[i] = (response_item){req->items[i].logits, req->items[i].status, req->items[i].error};
+    char *body = response_results_json(d->labels, items, req->item_count, d->num_classes, req->topk);
+    free(items);
+    return send_json(req, 200, body, NULL); /* NULL body: send_json answers 500 */
 }
 
 /* ---- routing ---- */

@@ -69,6 +69,30 @@ char *response_result_json(const labels *l, const float *logits, int num_classes
     return response_print_and_delete(result_object(l, logits, num_classes, topk));
 }
 
+static cJSON *error_entry(const response_item *item) {
+    cJSON *entry = cJSON_CreateObject();
+    if (entry && (!cJSON_AddStringToObject(entry, "error", item->error ? item->error : "") ||
+                  !cJSON_AddNumberToObject(entry, "status", item->status))) {
+        cJSON_Delete(entry);
+        return NULL;
+    }
+    return entry;
+}
+
+char *response_results_json(const labels *l, const response_item *items, int count, int num_classes, int topk) {
+    cJSON *root = cJSON_CreateArray();
+    for (int i = 0; root && i < count; i++) {
+        cJSON *entry = items[i].status == 200 ? result_object(l, items[i].logits, num_classes, topk)
+                                               : error_entry(&items[i]);
+        if (!entry || !cJSON_AddItemToArray(root, entry)) {
+            cJSON_Delete(entry);
+            cJSON_Delete(root);
+            return NULL;
+        }
+    }
+    return response_print_and_delete(root);
+}
+
 char *response_info_json(const char *version, const char *arch, const char *weights, long long seed,
                          const char *precision, int input_size, long long max_body_bytes, long long max_pixels,
                          int max_images) {
