@@ -24,7 +24,11 @@ typedef enum {
     IMAGE_FORMAT_JPEG,
     IMAGE_FORMAT_PNG,
     IMAGE_FORMAT_GIF,
-    IMAGE_FORMAT_BMP
+    IMAGE_FORMAT_BMP,
+    IMAGE_FORMAT_WEBP,
+    IMAGE_FORMAT_TIFF,
+    IMAGE_FORMAT_PNM,  /* PBM, PGM, PPM */
+    IMAGE_FORMAT_HEIF  /* HEIC and AVIF, both through libheif */
 } image_format;
 
 /* Interleaved RGB, 3 bytes a pixel, rows packed without padding. */
