@@ -164,7 +164,8 @@ else
     t_build=$(now)
     scripts/install-deps.sh build run
     scripts/setup.sh --weights "$WEIGHTS"
-    cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+    . scripts/lib/build.sh
+    inferd_configure "$BUILD_DIR" Release OFF >/dev/null
     cmake --build "$BUILD_DIR" -j "$(nproc)" --target inferd inferd-classify >/dev/null
     say "built $BUILD_DIR/inferd in $(since "$t_build") s"
   fi

@@ -38,7 +38,8 @@ if ! grep -q '^add_subdirectory(bench)' CMakeLists.txt; then
 fi
 # Release build of the server, the CLI and the benchmark tools. -Werror is off
 # here: the benchmark measures, the test suite judges warnings.
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DINFERD_WERROR=OFF -DBUILD_TESTING=OFF >/dev/null
+. scripts/lib/build.sh
+inferd_configure build-bench Release OFF -DINFERD_WERROR=OFF >/dev/null
 cmake --build build-bench -j "$(nproc)" --target inferd inferd-classify model_bench preprocess_bench >/dev/null
 
 # The seeded test model (speed does not depend on the weights).

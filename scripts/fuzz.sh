@@ -10,8 +10,9 @@ cd "$root"
 seconds=${1:-60}
 scripts/install-deps.sh test
 
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -DINFERD_FUZZ=ON -DINFERD_SANITIZE=ON -DBUILD_TESTING=OFF \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+. scripts/lib/build.sh
+# The compiler is fixed per tree by its first configure: build-fuzz is clang's.
+CC=clang CXX=clang++ inferd_configure build-fuzz RelWithDebInfo OFF -DINFERD_FUZZ=ON -DINFERD_SANITIZE=ON >/dev/null
 cmake --build build-fuzz -j "$(nproc)" --target fuzz_image fuzz_http >/dev/null
 /usr/bin/python3 fuzz/make_seeds.py build-fuzz/seeds >/dev/null
 
