@@ -57,7 +57,9 @@ typedef struct http_request {
 
 typedef struct handler {
     /* The headers are in: answer (and return HTTP_BODY_NONE), or return the
-     * body to collect. */
+     * body to collect. A body means images for the model: the transport
+     * then admits the request (503 when the queue is full) before reading
+     * it. */
     http_body_kind (*on_request)(http_request *req);
     /* HTTP_BODY_MULTIPART: a piece of a field that is not an image; may be
      * NULL. Errors go through http_request_fail. */
@@ -85,6 +87,12 @@ int http_request_is_get(const http_request *req); /* GET or HEAD */
 /* Records the request's first error; the transport answers it once the body
  * is in (a response cannot go out while a body is still arriving). */
 void http_request_fail(http_request *req, int status, const char *message);
+
+/* A deadline for the answer, ms from the request's first byte (e.g. a
+ * protocol's own timeout parameter); the earliest one given counts. An
+ * image still queued when it passes is answered 504 without a forward.
+ * (The X-Request-Timeout-Ms header is read by the transport.) */
+void http_request_set_timeout_ms(http_request *req, uint64_t ms);
 
 /* Answers 413 when the Content-Length is above max_body_bytes; returns 1
  * when it did. */

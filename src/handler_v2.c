@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <cJSON.h>
+
 #include "handler.h"
 #include "kserve.h"
 
@@ -79,6 +81,28 @@ static http_body_kind v2_request(http_request *req) {
     return HTTP_BODY_BYTES;
 }
 
+/* Triton's request parameter "timeout" (microseconds) becomes the
+ * request's deadline. Parsed again only when the body names it. Returns 0,
+ * or -1 after answering 400. */
+static int apply_timeout_parameter(http_request *req) {
+    if (!req->body || !strstr(req->body, "\"timeout\"")) return 0;
+    cJSON *root = cJSON_ParseWithLength(req->body, req->body_len);
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(root, "parameters");
+    const cJSON *timeout = cJSON_GetObjectItemCaseSensitive(params, "timeout");
+    int rc = 0;
+    if (timeout) {
+        double us = cJSON_IsNumber(timeout) ? timeout->valuedouble : -1;
+        if (!(us >= 1 && us <= 3600e6)) {
+            http_respond_error(req, 400, "parameters.timeout must be a number of microseconds from 1 to 3600000000");
+            rc = -1;
+        } else {
+            http_request_set_timeout_ms(req, (uint64_t)((us + 999) / 1000));
+        }
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
 static void v2_body(http_request *req) {
     kserve_request *kr = req->handler_data;
     char err[256];
@@ -88,6 +112,7 @@ static void v2_body(http_request *req) {
         http_respond_error(req, status, err);
         return;
     }
+    if (apply_timeout_parameter(req) != 0) return;
     /* The decoded images become the request's items; kserve keeps only the options. */
     for (int i = 0; i < kr->image_count; i++) {
         if (http_request_add_image(req, kr->images[i].data, kr->images[i].len) != 0) return;

@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <pthread.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -9,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +35,10 @@ struct http_server {
     atomic_int draining;
     atomic_int in_flight;
     atomic_int suspended; /* connections waiting for the model */
+    /* Admitted requests whose images are not in the batcher's queue yet
+     * (body arriving, decoding): with the queue depth, what admission
+     * weighs against queue_capacity. */
+    atomic_int preparing;
     atomic_ullong next_request_id;
     /* Slow-client guard: every connection's read deadline (see watchdog). */
     pthread_mutex_t conns_lock;
@@ -54,6 +61,18 @@ typedef struct tracked_conn {
 
 static uint64_t read_timeout_ns(const http_server *s) {
     return (uint64_t)s->deps.cfg->connection_timeout_s * 1000000000u;
+}
+
+/* The HTTP threads decode and preprocess; under overload they would take
+ * the CPU from the model workers, which alone make answers. libmicrohttpd
+ * starts its own threads, so each lowers its own priority the first time
+ * it runs one of our callbacks (on Linux setpriority takes a thread id). */
+static void lower_this_thread_priority(const http_server *s) {
+    static _Thread_local int done;
+    if (done) return;
+    done = 1;
+    if (s->deps.cfg->http_nice > 0)
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), s->deps.cfg->http_nice); /* best effort */
 }
 
 static void set_read_deadline(struct MHD_Connection *conn, uint64_t deadline_ns) {
@@ -106,6 +125,10 @@ typedef struct {
     int queue_failed; /* MHD_queue_response failed: close the connection */
     const char *allow; /* the Allow header of a 405 */
     atomic_int pending; /* jobs out at the batcher, plus one guard while submitting */
+    int holds_admission; /* counted in server->preparing */
+    uint64_t client_deadline_ns; /* from X-Request-Timeout-Ms (or the handler); 0 = none */
+    MHD_socket fd;
+    atomic_int client_gone; /* seen closed while its jobs were queued */
     uint64_t start_ns;
     int status_sent;
     uint64_t bytes_out;
@@ -278,6 +301,91 @@ static enum MHD_Result post_iterator(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
+/* ---- admission, deadlines, cancellation ---- */
+
+static void release_admission(request *req) {
+    if (!req->holds_admission) return;
+    req->holds_admission = 0;
+    atomic_fetch_sub(&req->pub.server->preparing, 1);
+}
+
+static void refuse(request *req, metrics_shed_kind why, const char *message) {
+    metrics_count_shed(req->pub.deps->metrics, why);
+    http_respond_error(&req->pub, 503, message);
+}
+
+/* Decides, from the headers alone, whether a request that brings images can
+ * be served: its body is neither read nor decoded when it cannot. Counts the
+ * request in `preparing` until its images are in the queue. Returns 0 when
+ * admitted, else answers 503 (Retry-After) and returns -1. */
+static int admit(request *req) {
+    http_server *s = req->pub.server;
+    const http_deps *d = &s->deps;
+    int capacity = batcher_queue_capacity(d->batcher);
+    int preparing = atomic_fetch_add(&s->preparing, 1) + 1;
+    req->holds_admission = 1;
+    int depth = batcher_queue_depth(d->batcher);
+    if (depth + preparing > capacity) {
+        release_admission(req);
+        refuse(req, METRICS_ADMISSION_QUEUE_FULL, "server busy: inference queue is full, retry later");
+        return -1;
+    }
+    /* Would it wait past its deadline? Then refuse now rather than later. */
+    uint64_t budget_ns = batcher_queue_deadline_ns(d->batcher);
+    if (req->client_deadline_ns) {
+        uint64_t now = util_now_ns();
+        uint64_t left = req->client_deadline_ns > now ? req->client_deadline_ns - now : 0;
+        if (left < budget_ns) budget_ns = left;
+    }
+    if (batcher_expected_wait_ns(d->batcher, depth + preparing - 1) > budget_ns) {
+        release_admission(req);
+        refuse(req, METRICS_ADMISSION_DEADLINE, "server busy: the wait for the model exceeds the deadline, retry later");
+        return -1;
+    }
+    return 0;
+}
+
+/* X-Request-Timeout-Ms: how long the client will wait for its answer, from
+ * the request's first byte. Returns 0, or -1 after answering 400. */
+static int read_client_deadline(request *req) {
+    const char *text = http_request_header(&req->pub, "X-Request-Timeout-Ms");
+    if (!text) return 0;
+    unsigned long long ms = 0;
+    const char *p = text;
+    for (; *p >= '0' && *p <= '9' && ms <= 3600000; p++) ms = ms * 10 + (unsigned long long)(*p - '0');
+    if (p == text || *p || ms < 1 || ms > 3600000) {
+        http_respond_error(&req->pub, 400, "X-Request-Timeout-Ms must be an integer from 1 to 3600000");
+        return -1;
+    }
+    req->client_deadline_ns = req->start_ns + ms * 1000000u;
+    return 0;
+}
+
+void http_request_set_timeout_ms(http_request *pub, uint64_t ms) {
+    request *req = request_of(pub);
+    uint64_t deadline = req->start_ns + ms * 1000000u;
+    if (!req->client_deadline_ns || deadline < req->client_deadline_ns) req->client_deadline_ns = deadline;
+}
+
+/* libmicrohttpd does not watch a suspended connection, so a client that
+ * gave up is only noticed when its answer is written. Peeking at the socket
+ * tells sooner: end of stream (or an error) means the client closed (a
+ * half-close counts, as in nginx's 499). Safe while the request's jobs are
+ * queued: the connection stays suspended, so its socket stays open. */
+static int client_closed(request *req) {
+    if (atomic_load(&req->client_gone)) return 1;
+    if (req->fd == MHD_INVALID_SOCKET) return 0;
+    char byte;
+    ssize_t n = recv(req->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        atomic_store(&req->client_gone, 1);
+        return 1;
+    }
+    return 0;
+}
+
+static int job_abandoned(batch_job *job) { return client_closed(job->user); }
+
 /* ---- model hand-off ---- */
 
 static void job_done(batch_job *job) {
@@ -321,8 +429,17 @@ static void start_inference(request *req) {
     atomic_fetch_add(&s->suspended, 1);
     MHD_suspend_connection(req->conn);
     req->state = REQ_WAITING;
+    /* Decoding took time: the client may have left, or its deadline passed. */
+    int gone = client_closed(req);
+    int late = req->client_deadline_ns && util_now_ns() > req->client_deadline_ns;
     for (int i = 0; i < pub->item_count; i++) {
         http_item *item = &pub->items[i];
+        if (item->status == 0 && (gone || late)) {
+            item->job.status = gone ? BATCH_JOB_ABANDONED : BATCH_JOB_TIMEOUT;
+            snprintf(item->job.error, sizeof(item->job.error), "%s",
+                     gone ? "client closed the connection" : "the request's deadline passed before its forward");
+            item->status = -1; /* answered from job.status by finish_items */
+        }
         if (item->status != 0) {
             batcher_expect(d->batcher, -1);
             continue;
@@ -331,6 +448,8 @@ static void start_inference(request *req) {
         item->job.logits = item->logits;
         item->job.done = job_done;
         item->job.user = req;
+        item->job.deadline_ns = req->client_deadline_ns;
+        item->job.abandoned = job_abandoned;
         atomic_fetch_add(&req->pending, 1);
         batcher_submit_status bs = batcher_submit(d->batcher, &item->job);
         batcher_expect(d->batcher, -1);
@@ -342,20 +461,37 @@ static void start_inference(request *req) {
                                         : "server is shutting down");
         }
     }
+    release_admission(req); /* its images now count in the queue depth */
     release_pending(req); /* drop the guard; resumes at once if every job already finished */
 }
 
-/* Turns each job's outcome into its item's HTTP status, and records it. */
-static void finish_items(request *req) {
+/* Turns each job's outcome into its item's HTTP status, and records it.
+ * Returns 1 when the client is gone (nothing to answer). */
+static int finish_items(request *req) {
     http_request *pub = &req->pub;
     metrics *m = pub->deps->metrics;
+    int abandoned = 0;
     for (int i = 0; i < pub->item_count; i++) {
         http_item *item = &pub->items[i];
-        if (item->status != 0) continue;
+        if (item->status != 0 && item->status != -1) continue;
         batch_job *job = &item->job;
         switch (job->status) {
         case BATCH_JOB_OK: item->status = 200; break;
-        case BATCH_JOB_TIMEOUT:
+        case BATCH_JOB_TIMEOUT: {
+            /* The client's own deadline: 504; the server's queue deadline: 503, retry. */
+            int client = req->client_deadline_ns && job->finished_ns >= req->client_deadline_ns;
+            if (item->status == -1) client = 1; /* only the client's deadline is checked before submitting */
+            metrics_count_shed(m, client ? METRICS_EXPIRED_CLIENT : METRICS_EXPIRED_SERVER);
+            item->status = client ? 504 : 503;
+            snprintf(item->error, sizeof(item->error), "%s", job->error);
+            break;
+        }
+        case BATCH_JOB_ABANDONED:
+            metrics_count_shed(m, METRICS_CANCELLED_QUEUED);
+            item->status = 499;
+            snprintf(item->error, sizeof(item->error), "%s", job->error);
+            abandoned = 1;
+            break;
         case BATCH_JOB_CANCELLED:
             item->status = 503;
             snprintf(item->error, sizeof(item->error), "%s", job->error);
@@ -375,6 +511,7 @@ static void finish_items(request *req) {
         }
     }
     for (int i = 0; i < pub->item_count; i++) metrics_count_image(m, pub->items[i].status == 200);
+    return abandoned;
 }
 
 /* ---- the libmicrohttpd callbacks ---- */
@@ -454,6 +591,8 @@ static request *request_create(http_server *s, struct MHD_Connection *conn, cons
     pub->route_label = "other";
     req->conn = conn;
     req->start_ns = util_now_ns();
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    req->fd = ci ? ci->connect_fd : MHD_INVALID_SOCKET;
     snprintf(pub->method, sizeof(pub->method), "%s", method);
     snprintf(pub->path, sizeof(pub->path), "%s", url);
     const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
@@ -484,6 +623,8 @@ static void begin_request(request *req) {
         http_respond_error(pub, 500, "internal error: no answer");
         return;
     }
+    /* A body means images for the model: admit before reading it. */
+    if (read_client_deadline(req) != 0 || admit(req) != 0) return;
     if (req->body_kind == HTTP_BODY_MULTIPART) {
         req->post = MHD_create_post_processor(req->conn, POST_BUFFER_SIZE, post_iterator, req);
         if (!req->post) {
@@ -500,6 +641,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     http_server *s = cls;
     request *req = *con_cls;
     if (!req) {
+        lower_this_thread_priority(s);
         req = request_create(s, conn, url, method);
         if (!req) return MHD_NO;
         *con_cls = req;
@@ -516,7 +658,11 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         break;
     case REQ_WAITING:
         atomic_fetch_sub(&s->suspended, 1); /* resumed: libmicrohttpd no longer holds it suspended */
-        finish_items(req);
+        if (finish_items(req)) {
+            /* 499 (nginx's "client closed request") for the log and metrics; nobody reads it. */
+            http_respond_error(&req->pub, 499, "client closed the connection");
+            break;
+        }
         req->handler->on_results(&req->pub);
         if (req->state != REQ_ANSWERED) http_respond_error(&req->pub, 500, "internal error: no answer");
         break;
@@ -529,12 +675,23 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 
 static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                               enum MHD_RequestTerminationCode toe) {
-    (void)toe;
     http_server *s = cls;
     request *req = *con_cls;
     if (!req) return;
     http_request *pub = &req->pub;
     *con_cls = NULL;
+    release_admission(req);
+    if (req->state == REQ_WAITING) {
+        /* Resumed, then closed by libmicrohttpd without a call to
+         * access_handler: the client left while its images were out. */
+        atomic_fetch_sub(&s->suspended, 1);
+        if (finish_items(req)) req->status_sent = 499; /* counted as cancelled while queued */
+    }
+    if (req->status_sent == 0 && toe != MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN) {
+        /* Closed before any answer (upload cut, or gone while its images ran). */
+        req->status_sent = 499;
+        metrics_count_shed(s->deps.metrics, METRICS_CANCELLED_OTHER);
+    }
     set_read_deadline(conn, util_now_ns() + read_timeout_ns(s)); /* the next request's turn */
     if (s->deps.cfg->access_log) {
         log_access_entry e = {
@@ -594,6 +751,7 @@ static void connection_notify(void *cls, struct MHD_Connection *conn, void **soc
                               enum MHD_ConnectionNotificationCode code) {
     http_server *s = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        lower_this_thread_priority(s);
         tracked_conn *t = calloc(1, sizeof(*t));
         if (!t) return;
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
