@@ -25,6 +25,12 @@ What it measures (each against the same model file and the same image):
    agreement with inferd-classify;
 7. --batching-sweep: the server at 16 connections for max_batch 1, 2, 4, 8 x
    batch_delay_us 0, 2000.
+8. --overload (alone, issue 16): capacity at 16 connections, then goodput
+   (200s per second) at 64 and 256 connections against a small queue
+   (--overload-queue, 4), the p99 of the 503s from the server's own access
+   log, and 40 clients that give up after 100 ms (curl --max-time 0.1): how
+   many of their images still reached the model. Written to
+   bench-results/overload.md.
 
 The report is printed (markdown) and written to bench-results/latest.md
 (raw numbers in bench-results/latest.json, server logs in bench-results/logs/).
@@ -53,6 +59,12 @@ import zipfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CONNECTIONS = (1, 4, 16)
+
+# Targets of issue 16 (--overload).
+TARGET_GOODPUT_RATIO = 0.9       # 200s/s at 64 and 256 conns / 200s/s at 16 conns
+TARGET_ADMISSION_503_P99_MS = 10.0
+OVERLOAD_CONNECTIONS = (64, 256)
+ABANDONING_CLIENTS = 40
 
 # Targets of issue 3.
 TARGET_THROUGHPUT_RATIO = 0.85   # server images/s at 16 conns / bare model best images/s
@@ -1030,6 +1042,150 @@ def machine_info(args):
             "image_size": size, "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
 
 
+# ---------------------------------------------------------------- 8. overload
+
+def access_entries(path, offset):
+    """JSON access-log entries written to path after byte offset."""
+    out = []
+    with open(path, "rb") as f:
+        f.seek(offset)
+        for line in f:
+            try:
+                o = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(o, dict) and o.get("level") == "access":
+                out.append(o)
+    return out
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+
+
+def overload_level(args, server, conns, seconds):
+    """wrk at conns; the server's own view of it from its access log."""
+    offset = os.path.getsize(server.log_path)
+    before = server.metrics()
+    log(f"overload: wrk {conns} connection(s), {seconds} s")
+    r = wrk(args, server.port, conns, seconds)
+    after = server.metrics()
+    if r is None:
+        return None
+    time.sleep(0.5)  # the last access lines
+    entries = access_entries(server.log_path, offset)
+    codes = {}
+    for e in entries:
+        codes[e.get("status")] = codes.get(e.get("status"), 0) + 1
+    lat503 = [e.get("total_ms", 0) for e in entries if e.get("status") == 503 and e.get("path") == "/"]
+    images = after.get("inferd_batch_size_sum", 0) - before.get("inferd_batch_size_sum", 0)
+    row = {"conns": conns, "seconds": r["seconds"], "goodput": codes.get(200, 0) / r["seconds"],
+           "wrk_ok_rps": r["ok_rps"], "codes": codes, "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
+           "p99_503_ms": percentile(lat503, 99), "n503": len(lat503), "forwarded": images,
+           "socket_errors": r["socket_errors"]}
+    log(f"overload: {conns} conns: goodput {row['goodput']:.2f}/s, codes {codes}, 503 p99 {fmt(row['p99_503_ms'])} ms")
+    quiesce(server, f"inferd ({conns} conns)")
+    return row
+
+
+def abandoning_clients(args, server, n):
+    """n curl clients that give up after 100 ms, all at once: images the model still ran."""
+    offset = os.path.getsize(server.log_path)
+    before = server.metrics().get("inferd_batch_size_sum", 0)
+    url = f"http://127.0.0.1:{server.port}/"
+    procs = [subprocess.Popen(["curl", "-s", "-o", "/dev/null", "--max-time", "0.1", "-F", f"image=@{args.image}", url],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(n)]
+    for p in procs:
+        p.wait(60)
+    # Wait until every request has been dealt with (forwarded or dropped).
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            status, body = http_request(server.port, "GET", "/metrics", timeout=5)
+            m = re.search(r"^inferd_requests_in_flight (\d+)", body.decode(), re.M)
+            if status == 200 and m and int(m.group(1)) <= 1:
+                break
+        except OSError:
+            pass
+        time.sleep(0.1)
+    time.sleep(0.5)
+    forwarded = server.metrics().get("inferd_batch_size_sum", 0) - before
+    codes = {}
+    for e in access_entries(server.log_path, offset):
+        if e.get("path") == "/":
+            codes[e.get("status")] = codes.get(e.get("status"), 0) + 1
+    log(f"overload: {n} clients giving up after 100 ms: {forwarded:.0f} image(s) forwarded, codes {codes}")
+    return {"clients": n, "forwarded": forwarded, "codes": codes}
+
+
+def overload_run(args, cfg):
+    seconds = args.duration
+    res = {"queue": args.overload_queue, "seconds": seconds}
+    # Capacity: the server as configured, 16 connections.
+    cap = inferd_run(args, cfg, "fp32", (16,), seconds, logname="inferd-overload-capacity.log")
+    res["capacity"] = cap["rows"][0]["ok_rps"] if cap and cap.get("rows") else None
+    res["capacity_row"] = cap["rows"][0] if cap and cap.get("rows") else None
+    flags = list(cfg["flags"]) + ["--queue-capacity", str(args.overload_queue), "--log-format", "json"]
+    server = Inferd(args, flags, "inferd-overload.log")
+    try:
+        server.start()
+    except RuntimeError as e:
+        broke(str(e))
+        return res
+    try:
+        with open(args.image, "rb") as f:
+            image_bytes = f.read()
+        warm_up(server, "inferd overload", image_bytes, args.warmup_clients, args.warmup_requests)
+        quiesce(server, "inferd overload")
+        res["levels"] = [overload_level(args, server, c, seconds) for c in OVERLOAD_CONNECTIONS]
+        res["abandon"] = abandoning_clients(args, server, ABANDONING_CLIENTS)
+    finally:
+        rc = server.stop()
+    if rc != 0:
+        broke(f"inferd (overload) exited {rc} after SIGTERM:\n{tail(server.log_path)}")
+    return res
+
+
+def overload_report(args, info, cfg, res):
+    cap = res.get("capacity")
+    lines = [f"# inferd overload benchmark ({info['date']}, commit {info['commit']})", "",
+             f"{info['cpu']}, {info['cpus']} CPUs; load average {info['load_start']} at start, "
+             f"{info['load_end']} at end. Image {info['image']} ({info['image_size']}), model {info['model']}.",
+             f"Settings: model_instances {cfg['model_instances']}, threads {cfg['threads_eff']}, max_batch "
+             f"{cfg['max_batch']}; overload levels with queue_capacity {res['queue']}; {res['seconds']} s per level.",
+             ""]
+    rows = [["16 (capacity, default queue)", fmt(cap, 2) if cap is not None else "-", "1.00", "-", "-", "-"]]
+    verdicts = []
+    for r in res.get("levels") or []:
+        if not r:
+            continue
+        ratio = r["goodput"] / cap if cap else None
+        ok_ratio = ratio is not None and ratio >= TARGET_GOODPUT_RATIO
+        ok_503 = r["p99_503_ms"] is None or r["p99_503_ms"] <= TARGET_ADMISSION_503_P99_MS
+        verdicts += [ok_ratio, ok_503]
+        codes = " ".join(f"{k}:{v}" for k, v in sorted(r["codes"].items(), key=lambda kv: str(kv[0])))
+        rows.append([f"{r['conns']}", fmt(r["goodput"], 2), fmt(ratio, 2) + f" {verdict(ok_ratio)}",
+                     f"{fmt(r['p99_503_ms'], 1)} ({r['n503']}) {verdict(ok_503)}", codes,
+                     socket_errors_str(r["socket_errors"])])
+    lines.append(md_table(["connections", "200s per second", f"/ capacity (>= {TARGET_GOODPUT_RATIO})",
+                           f"503 p99 ms, server log (<= {TARGET_ADMISSION_503_P99_MS:g})", "statuses (server log)",
+                           "client socket errors"], rows))
+    ab = res.get("abandon")
+    if ab:
+        limit = cfg["model_instances"] * cfg["max_batch"]
+        ok = ab["forwarded"] <= limit
+        verdicts.append(ok)
+        codes = " ".join(f"{k}:{v}" for k, v in sorted(ab["codes"].items(), key=lambda kv: str(kv[0])))
+        lines += ["", f"{ab['clients']} clients giving up after 100 ms (`curl --max-time 0.1`): "
+                      f"{ab['forwarded']:.0f} image(s) reached the model (target <= workers x max_batch = {limit}) "
+                      f"{verdict(ok)}; statuses logged: {codes}."]
+    lines += ["", "All targets met." if verdicts and all(verdicts) else "Some targets not met (see above)."]
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", default=ROOT)
@@ -1050,6 +1206,8 @@ def main():
     ap.add_argument("--batch-delay-us", type=int)
     ap.add_argument("--http-threads", type=int)
     ap.add_argument("--results", default=None, help="output folder (bench-results)")
+    ap.add_argument("--overload", action="store_true", help="only the overload benchmark of issue 16")
+    ap.add_argument("--overload-queue", type=int, default=4, help="queue_capacity for the overload levels")
     args = ap.parse_args()
 
     args.root = os.path.abspath(args.root)
@@ -1078,6 +1236,16 @@ def main():
     res = {"cfg": cfg, "precisions": precisions, "model": {}, "server": {}}
     log(f"settings: threads {cfg['threads_eff']}, instances {cfg['model_instances']}, max_batch {cfg['max_batch']}, "
         f"load average {info['load_start']}")
+    if args.overload:
+        ores = overload_run(args, cfg)
+        info["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        text = overload_report(args, info, cfg, ores)
+        print(text, flush=True)
+        with open(os.path.join(args.results, "overload.md"), "w") as f:
+            f.write(text + "\n")
+        with open(os.path.join(args.results, "overload.json"), "w") as f:
+            json.dump({"info": info, "results": ores, "errors": errors}, f, indent=1, default=str)
+        return 1 if errors else 0
 
     def bf16_off(message):
         res["bf16_unsupported"] = True

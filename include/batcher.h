@@ -15,8 +15,9 @@
 typedef enum {
     BATCH_JOB_OK = 0,
     BATCH_JOB_MODEL_ERROR, /* the forward pass failed (500) */
-    BATCH_JOB_TIMEOUT,     /* waited longer than request_timeout_ms (503) */
-    BATCH_JOB_CANCELLED    /* the batcher stopped before running it (503) */
+    BATCH_JOB_TIMEOUT,     /* its deadline passed before a worker took it (503/504) */
+    BATCH_JOB_CANCELLED,   /* the batcher stopped before running it (503) */
+    BATCH_JOB_ABANDONED    /* nobody waits for it any more (client gone): dropped before the forward */
 } batch_job_status;
 
 typedef struct batch_job batch_job;
@@ -28,6 +29,12 @@ struct batch_job {
     float *logits;       /* room for num_classes floats */
     batch_job_done_fn done;
     void *user;
+    /* Latest start of its forward (monotonic ns, 0 = none); the queue's
+     * own deadline (request_timeout_ms after submission) may come first. */
+    uint64_t deadline_ns;
+    /* Asked, under the queue lock, just before the job would join a batch:
+     * nonzero drops it as BATCH_JOB_ABANDONED. May be NULL. Must be cheap. */
+    int (*abandoned)(batch_job *job);
     /* filled by the batcher */
     batch_job_status status;
     char error[160];
@@ -40,7 +47,7 @@ typedef struct {
     int max_batch;
     int batch_delay_us;     /* wait this long for a fuller batch, only while more images are being prepared */
     int queue_capacity;
-    int request_timeout_ms; /* 0: no deadline */
+    int request_timeout_ms; /* the queue deadline; 0: automatic (batcher_queue_deadline_ns) */
     int warmup_rounds;      /* forwards per batch size 1..max_batch before a worker takes jobs */
     /* Called by a worker after each forward pass (for metrics); may be NULL. */
     void (*on_batch)(void *ctx, int batch_size, double forward_seconds);
@@ -63,7 +70,23 @@ void batcher_expect(batcher *b, int delta);
 
 batcher_submit_status batcher_submit(batcher *b, batch_job *job);
 
+/* Images waiting in the queue; lock-free. */
 int batcher_queue_depth(batcher *b);
+int batcher_queue_capacity(const batcher *b);
+
+/* The queue deadline in effect: request_timeout_ms, or when that is 0,
+ * twice the time the full queue takes to drain at the recent per-image
+ * forward time, at least 1 s. Measured rather than fixed because the
+ * forward time is what it depends on: 64 images drain in 2.2 s on the
+ * 2-core VM when quiet (29.4 img/s), several times that when the machine
+ * is shared or under a sanitizer. A job still queued past it is answered
+ * without a forward. */
+uint64_t batcher_queue_deadline_ns(batcher *b);
+
+/* How long an image submitted behind images_ahead others would wait for its
+ * forward, from the recent per-image forward time (warm-up included) and the
+ * number of workers; lock-free. */
+uint64_t batcher_expected_wait_ns(batcher *b, int images_ahead);
 
 /* Waits until every worker has finished its warm-up, at most timeout_ms.
  * Returns 1 when warm, 0 on timeout, -1 when a warm-up forward failed. */

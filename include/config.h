@@ -14,6 +14,7 @@ typedef struct {
     char *addr;
     int port;
     int http_threads;
+    int http_nice;        /* niceness of the HTTP threads (the model workers stay at the process's) */
     int max_connections;
     int connection_timeout_s;
     /* model */
@@ -28,7 +29,7 @@ typedef struct {
     int max_batch;
     int batch_delay_us;
     int queue_capacity;
-    int request_timeout_ms;
+    int request_timeout_ms; /* 0: automatic, see batcher_queue_deadline_ns */
     /* preprocessing */
     int resize;
     int crop;

@@ -18,6 +18,18 @@ void metrics_observe_queue_wait(metrics *m, double seconds);
 void metrics_observe_batch(metrics *m, int batch_size, double forward_seconds);
 void metrics_count_image(metrics *m, int ok);
 
+/* Work the server sheds under overload or for clients that left. */
+typedef enum {
+    METRICS_ADMISSION_QUEUE_FULL,  /* request refused at its headers: queue + preparing at capacity */
+    METRICS_ADMISSION_DEADLINE,    /* request refused at its headers: expected queue wait > its deadline */
+    METRICS_EXPIRED_SERVER,        /* image whose queue deadline (request_timeout_ms) passed before a forward */
+    METRICS_EXPIRED_CLIENT,        /* image whose client deadline (X-Request-Timeout-Ms) passed before a forward */
+    METRICS_CANCELLED_QUEUED,      /* image dropped from the queue because its client closed the connection */
+    METRICS_CANCELLED_OTHER,       /* request whose client closed before its answer, at any other point */
+    METRICS_SHED_KINDS
+} metrics_shed_kind;
+void metrics_count_shed(metrics *m, metrics_shed_kind kind);
+
 typedef struct {
     int in_flight;
     int queue_depth;

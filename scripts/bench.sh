@@ -3,9 +3,11 @@
 # alone (C vs PIL + torchvision), inferd under wrk load at 1/4/16 connections
 # (throughput, p50/p99, errors, RSS, time to ready) and the original Flask
 # server under gunicorn with the same load, then ratios with PASS/FAIL.
-#   scripts/bench.sh [--quick] [--model M] [--precision fp32|bf16|both] [--batching-sweep]
+#   scripts/bench.sh [--quick] [--model M] [--precision fp32|bf16|both] [--batching-sweep] [--overload]
 #                    [--image FILE] [--shared-dir DIR] [--duration S] [--no-baseline]
 #                    [--threads T] [--model-instances N] [--max-batch B] [--batch-delay-us D] [--config FILE]
+# --overload [--overload-queue N] runs only the overload benchmark (issue 16:
+# goodput at 16/64/256 connections, 503 latency, abandoning clients).
 # Server settings come from ./config.json plus the flags above (given to both
 # the server and model_bench). Prints a markdown report and writes it to
 # bench-results/latest.md. Exits 0 even when a target fails; non-zero only
@@ -20,11 +22,11 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --model) model=$2; shift 2 ;;
     --image) image=$2; shift 2 ;;
-    --quick|--batching-sweep|--no-baseline) pass+=("$1"); shift ;;
-    --precision|--duration|--shared-dir|--threads|--model-instances|--max-batch|--batch-delay-us|--http-threads|--config)
+    --quick|--batching-sweep|--no-baseline|--overload) pass+=("$1"); shift ;;
+    --precision|--duration|--shared-dir|--threads|--model-instances|--max-batch|--batch-delay-us|--http-threads|--config|--overload-queue)
       [ $# -ge 2 ] || { echo "bench.sh: $1 needs a value" >&2; exit 2; }
       pass+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

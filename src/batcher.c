@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,10 @@ struct batcher {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     batch_job *head, *tail;
-    int depth;
+    atomic_int depth; /* changed under lock, read without it for admission */
+    /* Recent forward time per image (ns), an exponential average over
+     * batches, for the expected queue wait. */
+    _Atomic uint64_t forward_ns_per_image;
     int expected;
     int stopping;
     int worker_count;
@@ -54,6 +58,13 @@ static batch_job *pop_locked(batcher *b) {
     return job;
 }
 
+static void record_forward(batcher *b, int batch_size, uint64_t forward_ns) {
+    uint64_t per_image = forward_ns / (uint64_t)batch_size;
+    uint64_t old = atomic_load(&b->forward_ns_per_image);
+    /* Races between workers lose an update at worst: it is an estimate. */
+    atomic_store(&b->forward_ns_per_image, old ? (old * 3 + per_image) / 4 : per_image);
+}
+
 static void finish(batch_job *job, batch_job_status status, const char *error) {
     job->status = status;
     job->finished_ns = util_now_ns();
@@ -69,7 +80,10 @@ static int warm_up(batch_worker *w) {
     for (int n = 1; n <= b->opts.max_batch; n++) {
         for (int round = 0; round < b->opts.warmup_rounds; round++) {
             char err[160];
+            uint64_t t0 = util_now_ns();
             if (model_forward(w->model, w->inputs, n, w->logits, err, sizeof(err)) != 0) return -1;
+            /* The first rounds are the slow ones; the last tells the steady time. */
+            if (round == b->opts.warmup_rounds - 1) record_forward(b, n, util_now_ns() - t0);
         }
     }
     return 0;
@@ -106,13 +120,17 @@ static void *worker_main(void *arg) {
         }
         int n = 0;
         uint64_t now = util_now_ns();
-        uint64_t timeout_ns = (uint64_t)b->opts.request_timeout_ms * 1000000u;
-        batch_job *expired = NULL;
+        batch_job *expired = NULL, *abandoned = NULL;
         while (n < max_batch && b->head) {
             batch_job *job = pop_locked(b);
-            if (timeout_ns && now - job->enqueued_ns > timeout_ns) {
+            if (job->deadline_ns && now > job->deadline_ns) {
                 job->next = expired;
                 expired = job;
+                continue;
+            }
+            if (job->abandoned && job->abandoned(job)) {
+                job->next = abandoned;
+                abandoned = job;
                 continue;
             }
             batch[n++] = job;
@@ -126,6 +144,11 @@ static void *worker_main(void *arg) {
             finish(expired, BATCH_JOB_TIMEOUT, "request waited too long for the model");
             expired = next;
         }
+        while (abandoned) {
+            batch_job *next = abandoned->next;
+            finish(abandoned, BATCH_JOB_ABANDONED, "client closed the connection");
+            abandoned = next;
+        }
         if (n == 0) continue;
 
         uint64_t started = util_now_ns();
@@ -136,7 +159,9 @@ static void *worker_main(void *arg) {
         }
         char err[160] = "";
         int rc = model_forward(w->model, w->inputs, n, w->logits, err, sizeof(err));
-        if (b->opts.on_batch) b->opts.on_batch(b->opts.on_batch_ctx, n, (double)(util_now_ns() - started) / 1e9);
+        uint64_t forward_ns = util_now_ns() - started;
+        if (rc == 0) record_forward(b, n, forward_ns);
+        if (b->opts.on_batch) b->opts.on_batch(b->opts.on_batch_ctx, n, (double)forward_ns / 1e9);
         for (int i = 0; i < n; i++) {
             if (rc == 0) {
                 memcpy(batch[i]->logits, w->logits + (size_t)i * b->num_classes, sizeof(float) * (size_t)b->num_classes);
@@ -211,6 +236,8 @@ batcher_submit_status batcher_submit(batcher *b, batch_job *job) {
     job->enqueued_ns = util_now_ns();
     job->started_ns = job->finished_ns = 0;
     job->batch_size = 0;
+    uint64_t queue_deadline = job->enqueued_ns + batcher_queue_deadline_ns(b);
+    if (!job->deadline_ns || queue_deadline < job->deadline_ns) job->deadline_ns = queue_deadline;
     pthread_mutex_lock(&b->lock);
     if (b->stopping) {
         pthread_mutex_unlock(&b->lock);
@@ -231,11 +258,19 @@ batcher_submit_status batcher_submit(batcher *b, batch_job *job) {
     return BATCHER_SUBMITTED;
 }
 
-int batcher_queue_depth(batcher *b) {
-    pthread_mutex_lock(&b->lock);
-    int depth = b->depth;
-    pthread_mutex_unlock(&b->lock);
-    return depth;
+int batcher_queue_depth(batcher *b) { return atomic_load(&b->depth); }
+
+int batcher_queue_capacity(const batcher *b) { return b->opts.queue_capacity; }
+
+uint64_t batcher_queue_deadline_ns(batcher *b) {
+    if (b->opts.request_timeout_ms > 0) return (uint64_t)b->opts.request_timeout_ms * 1000000u;
+    uint64_t drain = 2 * batcher_expected_wait_ns(b, b->opts.queue_capacity);
+    return drain > 1000000000u ? drain : 1000000000u;
+}
+
+uint64_t batcher_expected_wait_ns(batcher *b, int images_ahead) {
+    if (images_ahead <= 0) return 0;
+    return (uint64_t)images_ahead * atomic_load(&b->forward_ns_per_image) / (uint64_t)b->worker_count;
 }
 
 int batcher_wait_warm(batcher *b, int timeout_ms) {

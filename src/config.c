@@ -37,6 +37,8 @@ static const config_key config_keys[] = {
     {"addr", KEY_STRING, FIELD(addr), 0, 0, NULL, "address to listen on (IPv4 or IPv6 literal)"},
     {"port", KEY_INT, FIELD(port), 0, 65535, NULL, "TCP port (0 picks a free one)"},
     {"http_threads", KEY_INT, FIELD(http_threads), 0, 256, NULL, "HTTP/decode threads (0 = online CPUs)"},
+    {"http_nice", KEY_INT, FIELD(http_nice), 0, 19, NULL,
+     "niceness of the HTTP threads, so that under overload the model workers keep the CPU"},
     {"max_connections", KEY_INT, FIELD(max_connections), 1, 100000, NULL, "concurrent connections accepted"},
     {"connection_timeout_s", KEY_INT, FIELD(connection_timeout_s), 1, 3600, NULL,
      "idle/read timeout of a connection, seconds"},
@@ -55,7 +57,8 @@ static const config_key config_keys[] = {
     {"queue_capacity", KEY_INT, FIELD(queue_capacity), 1, 1000000, NULL,
      "images waiting for the model before new ones get 503"},
     {"request_timeout_ms", KEY_INT, FIELD(request_timeout_ms), 0, 3600000, NULL,
-     "longest queue wait before 503 (0 = none)"},
+     "longest queue wait before 503 (0 = automatic: twice the time the full queue takes to drain at the "
+     "measured forward time, at least 1 s)"},
     {"resize", KEY_INT, FIELD(resize), 1, 16384, NULL, "Resize(n): the shorter side becomes n"},
     {"crop", KEY_INT, FIELD(crop), 1, 16384, NULL, "CenterCrop(n) and the model input size"},
     {"mean", KEY_FLOAT3, FIELD(mean), 0, 0, NULL, "Normalize mean, three numbers"},
@@ -87,6 +90,7 @@ void config_defaults(inferd_config *cfg) {
     set_string(&cfg->addr, "0.0.0.0");
     cfg->port = 5000;
     cfg->http_threads = 0;
+    cfg->http_nice = 10;
     cfg->max_connections = 512;
     cfg->connection_timeout_s = 30;
     set_string(&cfg->model_path, "models/densenet121.pt");

@@ -33,6 +33,7 @@ struct metrics {
     request_series requests[MAX_REQUEST_SERIES];
     int request_series_count;
     unsigned long long images_ok, images_failed;
+    unsigned long long shed[METRICS_SHED_KINDS];
 };
 
 static const double latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1,
@@ -119,6 +120,13 @@ void metrics_count_image(metrics *m, int ok) {
     pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_count_shed(metrics *m, metrics_shed_kind kind) {
+    if (kind < 0 || kind >= METRICS_SHED_KINDS) return;
+    pthread_mutex_lock(&m->lock);
+    m->shed[kind]++;
+    pthread_mutex_unlock(&m->lock);
+}
+
 long long metrics_process_rss_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     long long pages_total = 0, pages_resident = 0;
@@ -198,6 +206,23 @@ char *metrics_render(metrics *m, const metrics_gauges *g) {
     append(&b, "# HELP inferd_images_total Images processed, by outcome.\n# TYPE inferd_images_total counter\n"
                "inferd_images_total{result=\"ok\"} %llu\ninferd_images_total{result=\"error\"} %llu\n",
            m->images_ok, m->images_failed);
+    append(&b, "# HELP inferd_admission_rejected_total Requests refused with 503 right after their headers, "
+               "before their body was read, by reason.\n# TYPE inferd_admission_rejected_total counter\n"
+               "inferd_admission_rejected_total{reason=\"queue_full\"} %llu\n"
+               "inferd_admission_rejected_total{reason=\"deadline\"} %llu\n",
+           m->shed[METRICS_ADMISSION_QUEUE_FULL], m->shed[METRICS_ADMISSION_DEADLINE]);
+    append(&b, "# HELP inferd_queue_expired_total Images whose deadline passed before their forward "
+               "(answered 503 for the server's, 504 for the client's), by whose deadline.\n"
+               "# TYPE inferd_queue_expired_total counter\n"
+               "inferd_queue_expired_total{deadline=\"server\"} %llu\n"
+               "inferd_queue_expired_total{deadline=\"client\"} %llu\n",
+           m->shed[METRICS_EXPIRED_SERVER], m->shed[METRICS_EXPIRED_CLIENT]);
+    append(&b, "# HELP inferd_client_cancelled_total Work for clients that closed their connection: images "
+               "dropped from the queue before a forward (stage queued), requests closed at any other point "
+               "(stage other).\n# TYPE inferd_client_cancelled_total counter\n"
+               "inferd_client_cancelled_total{stage=\"queued\"} %llu\n"
+               "inferd_client_cancelled_total{stage=\"other\"} %llu\n",
+           m->shed[METRICS_CANCELLED_QUEUED], m->shed[METRICS_CANCELLED_OTHER]);
     render_histogram(&b, &m->request);
     render_histogram(&b, &m->preprocess);
     render_histogram(&b, &m->queue_wait);

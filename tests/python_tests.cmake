@@ -33,3 +33,12 @@ add_test(NAME valgrind_server
          COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/valgrind_test.py --binary $<TARGET_FILE:inferd_stub>
                  --class-index ${CMAKE_SOURCE_DIR}/imagenet_class_index.json --shared-dir ${INFERD_SHARED_DATA})
 set_tests_properties(valgrind_server PROPERTIES TIMEOUT 900 LABELS "valgrind")
+
+# Overload without collapse (issue 16): admission before the body, deadlines,
+# cancelled clients. Timing-sensitive, so serial.
+add_test(NAME overload_server
+         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/overload_test.py
+                 --binary $<TARGET_FILE:inferd> --model ${INFERD_TEST_MODEL}
+                 --class-index ${CMAKE_SOURCE_DIR}/imagenet_class_index.json --shared-dir ${INFERD_SHARED_DATA})
+set_tests_properties(overload_server PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900 RUN_SERIAL TRUE
+                     LABELS "server")
