@@ -1,9 +1,10 @@
 /* image: turns client bytes into an 8-bit RGB raster, exactly as PIL's
- * Image.open(...).convert('RGB') would. Owns format detection, the size
- * guard that runs before any pixel is decoded, and the decoders (libjpeg-turbo
- * for JPEG unless built with INFERD_JPEG=stb, libpng, stb_image for GIF and
- * BMP), including decoding only the part of a JPEG that preprocessing reads. It does not
- * resize or normalise: that is preprocess's job. */
+ * Image.open(...).convert('RGB') would. Owns format detection over the table
+ * of per-format decoders (include/image_decoder.h, src/decode_<format>.c), and
+ * the size guard that runs between a decoder's header read and its pixels, so
+ * no pixel of an over-limit image is decoded. A JPEG may be decoded only
+ * around the part preprocessing reads. It does not resize or normalise: that
+ * is preprocess's job. */
 #ifndef INFERD_IMAGE_H
 #define INFERD_IMAGE_H
 
