@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exif.h"
 #include "image_decoder.h"
 
 #ifdef INFERD_JPEG_TURBO
@@ -104,9 +105,17 @@ static image_status jpeg_info(const uint8_t *data, size_t len, image_info *info,
     }
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, len > ULONG_MAX ? ULONG_MAX : (unsigned long)len);
+    jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(&cinfo, TRUE);
     info->width = (int)cinfo.image_width;
     info->height = (int)cinfo.image_height;
+    /* Pillow keeps the first APP1 that starts "Exif\0\0". */
+    for (jpeg_saved_marker_ptr m = cinfo.marker_list; m; m = m->next) {
+        if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 && memcmp(m->data, "Exif\0\0", 6) == 0) {
+            info->orientation = exif_orientation(m->data, m->data_length);
+            break;
+        }
+    }
     jpeg_destroy_decompress(&cinfo);
     return IMAGE_OK;
 }

@@ -8,6 +8,7 @@
 
 #include <png.h>
 
+#include "exif.h"
 #include "image_decoder.h"
 
 static void set_err(char *err, size_t errlen, const char *msg) {
@@ -44,20 +45,40 @@ static void png_on_error(png_structp png, png_const_charp msg) {
 
 static void png_on_warning(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
 
+static uint32_t read_be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The orientation in an eXIf chunk, before or after the image data: Pillow
+ * reads both (getexif loads the whole file for the latter). Walks chunk
+ * headers only; the first eXIf counts. */
+static int png_find_orientation(const uint8_t *data, size_t len) {
+    size_t pos = 8;
+    while (pos + 8 <= len) {
+        uint32_t chunk_len = read_be32(data + pos);
+        const uint8_t *type = data + pos + 4;
+        if (chunk_len > len - pos - 8) return 1;
+        if (memcmp(type, "eXIf", 4) == 0) return exif_orientation(data + pos + 8, chunk_len);
+        if (memcmp(type, "IEND", 4) == 0) return 1;
+        pos += (size_t)chunk_len + 12;
+    }
+    return 1;
+}
+
 /* Reads the header only: dimensions for the limit check and probing. */
 static image_status png_header_info(const uint8_t *data, size_t len, image_info *info, char *err, size_t errlen) {
     if (len < 24 || memcmp(data + 12, "IHDR", 4) != 0) {
         set_err(err, errlen, "invalid PNG: no IHDR header");
         return IMAGE_ERR_CORRUPT;
     }
-    uint32_t w = (uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 | (uint32_t)data[18] << 8 | data[19];
-    uint32_t h = (uint32_t)data[20] << 24 | (uint32_t)data[21] << 16 | (uint32_t)data[22] << 8 | data[23];
+    uint32_t w = read_be32(data + 16), h = read_be32(data + 20);
     if (w > INT32_MAX || h > INT32_MAX) {
         set_err(err, errlen, "invalid PNG: dimensions out of range");
         return IMAGE_ERR_CORRUPT;
     }
     info->width = (int)w;
     info->height = (int)h;
+    info->orientation = png_find_orientation(data, len);
     return IMAGE_OK;
 }
 

@@ -815,6 +815,7 @@ int http_server_start(const http_deps *deps, http_server **out, char *err, size_
     }
     s->deps = *deps;
     s->limits.max_pixels = (uint64_t)cfg->max_pixels;
+    s->limits.exif_orientation = cfg->exif_orientation;
     pthread_mutex_init(&s->conns_lock, NULL);
     atomic_store(&s->next_request_id, 1);
 

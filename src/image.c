@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exif.h"
 #include "image_decoder.h"
 
 /* Sniffing order matters only if two signatures could overlap; none do. */
@@ -119,6 +120,23 @@ image_status image_probe(const uint8_t *data, size_t len, int *width, int *heigh
     return IMAGE_OK;
 }
 
+static int orientation_to_apply(const image_limits *limits, const image_info *info) {
+    if (!limits || !limits->exif_orientation) return 1;
+    return info->orientation >= 2 && info->orientation <= 8 ? info->orientation : 1;
+}
+
+image_status image_probe_oriented(const uint8_t *data, size_t len, const image_limits *limits, int *width,
+                                  int *height, char *err, size_t errlen) {
+    const image_decoder *decoder = NULL;
+    image_info info;
+    image_status status = read_header(data, len, NULL, &decoder, &info, err, errlen);
+    if (status != IMAGE_OK) return status;
+    int swap = exif_orientation_swaps_axes(orientation_to_apply(limits, &info));
+    *width = swap ? info.height : info.width;
+    *height = swap ? info.width : info.height;
+    return IMAGE_OK;
+}
+
 image_status image_decode_window(const uint8_t *data, size_t len, const image_limits *limits,
                                  const image_rect *need, image_window *out, char *err, size_t errlen) {
     memset(out, 0, sizeof(*out));
@@ -127,7 +145,9 @@ image_status image_decode_window(const uint8_t *data, size_t len, const image_li
     image_status status = read_header(data, len, limits, &decoder, &info, err, errlen);
     if (status != IMAGE_OK) return status;
 
-    status = decoder->decode(data, len, need, out, err, errlen);
+    /* An oriented image is decoded whole: `need` is in oriented coordinates. */
+    int orientation = orientation_to_apply(limits, &info);
+    status = decoder->decode(data, len, orientation == 1 ? need : NULL, out, err, errlen);
     if (status != IMAGE_OK) {
         image_rgb_free(&out->raster);
         memset(out, 0, sizeof(*out));
@@ -141,6 +161,22 @@ image_status image_decode_window(const uint8_t *data, size_t len, const image_li
         memset(out, 0, sizeof(*out));
         if (err && errlen) snprintf(err, errlen, "invalid %s: image dimensions changed while decoding", decoder->name);
         return IMAGE_ERR_CORRUPT;
+    }
+    if (orientation != 1) {
+        if (out->raster.width != out->full_width || out->raster.height != out->full_height) {
+            image_rgb_free(&out->raster);
+            memset(out, 0, sizeof(*out));
+            if (err && errlen) snprintf(err, errlen, "internal error: %s decoded a part of an oriented image", decoder->name);
+            return IMAGE_ERR_NOMEM;
+        }
+        if (exif_apply_orientation(&out->raster, orientation) != IMAGE_OK) {
+            image_rgb_free(&out->raster);
+            memset(out, 0, sizeof(*out));
+            set_err(err, errlen, "out of memory orienting the image");
+            return IMAGE_ERR_NOMEM;
+        }
+        out->full_width = out->raster.width;
+        out->full_height = out->raster.height;
     }
     return IMAGE_OK;
 }

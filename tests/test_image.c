@@ -147,7 +147,7 @@ static buffer png_header_only(uint32_t width, uint32_t height, int color) {
 /* ---- helpers ----------------------------------------------------------- */
 
 static image_status decode(const buffer *b, uint64_t max_pixels, image_rgb *out, char *err, size_t errlen) {
-    image_limits lim = {max_pixels};
+    image_limits lim = {.max_pixels = max_pixels};
     out->width = -7; /* image_decode_rgb must reset this */
     out->pixels = (uint8_t *)err;
     err[0] = '\0';
