@@ -18,6 +18,7 @@ static const image_decoder *const image_decoders[] = {
     &image_decoder_png,
     &image_decoder_gif,
     &image_decoder_bmp,
+    &image_decoder_webp,
 };
 #define IMAGE_DECODER_COUNT (sizeof(image_decoders) / sizeof(image_decoders[0]))
 
