@@ -45,15 +45,18 @@ static image_status heif_open(const uint8_t *data, size_t len, struct heif_conte
         return IMAGE_ERR_NOMEM;
     }
     struct heif_error error = heif_context_read_from_memory_without_copy(ctx, data, len, NULL);
+    /* error.message may point into the context: format it before freeing. */
     if (error.code != heif_error_Ok) {
+        image_status status = heif_failed("cannot read the container", error, err, errlen);
         heif_context_free(ctx);
-        return heif_failed("cannot read the container", error, err, errlen);
+        return status;
     }
     struct heif_image_handle *handle = NULL;
     error = heif_context_get_primary_image_handle(ctx, &handle);
     if (error.code != heif_error_Ok) {
+        image_status status = heif_failed("no primary image", error, err, errlen);
         heif_context_free(ctx);
-        return heif_failed("no primary image", error, err, errlen);
+        return status;
     }
     *ctx_out = ctx;
     *handle_out = handle;

@@ -93,6 +93,15 @@ static image_status check_dimensions(int width, int height, const image_limits *
     return IMAGE_OK;
 }
 
+/* Library messages can quote bytes of the file: keep what reaches a client's
+ * JSON and the log printable ASCII. */
+static image_status clean_message(image_status status, char *err, size_t errlen) {
+    if (status != IMAGE_OK && err && errlen)
+        for (char *c = err; *c; c++)
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) *c = '?';
+    return status;
+}
+
 /* Finds the decoder and reads the header; the shared first half of probing
  * and decoding. */
 static image_status read_header(const uint8_t *data, size_t len, const image_limits *limits,
@@ -117,7 +126,7 @@ image_status image_probe(const uint8_t *data, size_t len, int *width, int *heigh
     image_info info;
     image_status status = read_header(data, len, NULL, &decoder, &info, err, errlen);
     if (format_out) *format_out = decoder ? decoder->format : IMAGE_FORMAT_UNKNOWN;
-    if (status != IMAGE_OK) return status;
+    if (status != IMAGE_OK) return clean_message(status, err, errlen);
     *width = info.width;
     *height = info.height;
     return IMAGE_OK;
@@ -133,7 +142,7 @@ image_status image_probe_oriented(const uint8_t *data, size_t len, const image_l
     const image_decoder *decoder = NULL;
     image_info info;
     image_status status = read_header(data, len, NULL, &decoder, &info, err, errlen);
-    if (status != IMAGE_OK) return status;
+    if (status != IMAGE_OK) return clean_message(status, err, errlen);
     int swap = exif_orientation_swaps_axes(orientation_to_apply(limits, &info));
     *width = swap ? info.height : info.width;
     *height = swap ? info.width : info.height;
@@ -146,7 +155,7 @@ image_status image_decode_window(const uint8_t *data, size_t len, const image_li
     const image_decoder *decoder = NULL;
     image_info info;
     image_status status = read_header(data, len, limits, &decoder, &info, err, errlen);
-    if (status != IMAGE_OK) return status;
+    if (status != IMAGE_OK) return clean_message(status, err, errlen);
 
     /* An oriented image is decoded whole: `need` is in oriented coordinates. */
     int orientation = orientation_to_apply(limits, &info);
@@ -154,7 +163,7 @@ image_status image_decode_window(const uint8_t *data, size_t len, const image_li
     if (status != IMAGE_OK) {
         image_rgb_free(&out->raster);
         memset(out, 0, sizeof(*out));
-        return status;
+        return clean_message(status, err, errlen);
     }
     /* The limit was checked on info()'s dimensions: the pixels must be those. */
     if (out->full_width != info.width || out->full_height != info.height || !out->raster.pixels ||
