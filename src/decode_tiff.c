@@ -8,8 +8,14 @@
  * up by the high byte of each colormap entry, premultiplied alpha divided
  * out, alpha dropped, CMYK by Pillow's formula, YCbCr JPEG converted by
  * libjpeg (JPEGCOLORMODE_RGB). Layouts Pillow does not open, or that inferd
- * does not convert (float and signed samples, separate planes, 12- and
- * 32-bit), are refused as unsupported. */
+ * does not convert (float and signed samples, 12- and 32-bit), are refused
+ * as unsupported.
+ * Orientation: Pillow 9.4's TIFF loader itself transposes the image by the
+ * Orientation tag (TiffImageFile.load_end), so Image.open(...).convert('RGB')
+ * of a TIFF is already oriented whatever exif_orientation says; this decoder
+ * does the same, and reports orientation 1 so that image.c does not apply it
+ * a second time. (ImageOps.exif_transpose on such a TIFF transposes it again
+ * in Pillow 9.4, a Pillow bug inferd does not reproduce.) */
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +24,7 @@
 
 #include <tiffio.h>
 
+#include "exif.h"
 #include "image_decoder.h"
 
 #define TIFF_ACCEPTED                                                                                    \
@@ -243,9 +250,10 @@ static image_status tiff_info(const uint8_t *data, size_t len, image_info *info,
     tiff_layout layout;
     image_status status = tiff_read_layout(tif, &src, &layout, err, errlen);
     if (status == IMAGE_OK) {
-        info->width = (int)layout.width;
-        info->height = (int)layout.height;
-        info->orientation = layout.orientation >= 1 && layout.orientation <= 8 ? layout.orientation : 1;
+        int swap = exif_orientation_swaps_axes(layout.orientation);
+        info->width = (int)(swap ? layout.height : layout.width);
+        info->height = (int)(swap ? layout.width : layout.height);
+        info->orientation = 1; /* already applied by tiff_decode, as Pillow's loader does */
     }
     TIFFClose(tif);
     return status;
@@ -429,9 +437,15 @@ static image_status tiff_decode(const uint8_t *data, size_t len, const image_rec
     status = read_samples(tif, &src, &layout, raw, row_bytes, err, errlen);
     if (status != IMAGE_OK) goto done;
     for (size_t y = 0; y < height; y++) convert_row(&layout, raw + y * row_bytes, rgb + y * width * 3);
-    out->raster.width = out->full_width = (int)width;
-    out->raster.height = out->full_height = (int)height;
-    out->raster.pixels = rgb;
+    image_rgb oriented = {(int)width, (int)height, rgb};
+    if (exif_apply_orientation(&oriented, layout.orientation) != IMAGE_OK) {
+        status = IMAGE_ERR_NOMEM;
+        set_err(err, errlen, "out of memory orienting TIFF");
+        goto done;
+    }
+    out->raster = oriented;
+    out->full_width = oriented.width;
+    out->full_height = oriented.height;
     out->x = out->y = 0;
     rgb = NULL;
 done:
