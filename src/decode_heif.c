@@ -23,6 +23,12 @@ static int heif_sniff(const uint8_t *data, size_t len) {
 }
 
 static image_status heif_failed(const char *what, struct heif_error error, char *err, size_t errlen) {
+    /* libheif's own size guard (larger than any limit inferd allows) says
+     * the file declares too many pixels: the client's 413, not our 500. */
+    if (error.subcode == heif_suberror_Security_limit_exceeded) {
+        if (err && errlen) snprintf(err, errlen, "HEIC/AVIF image is too large (%s)", error.message ? error.message : "");
+        return IMAGE_ERR_TOO_LARGE;
+    }
     if (err && errlen) snprintf(err, errlen, "invalid HEIC/AVIF: %s (%s)", what, error.message ? error.message : "");
     if (error.code == heif_error_Memory_allocation_error) return IMAGE_ERR_NOMEM;
     if (error.code == heif_error_Unsupported_feature || error.code == heif_error_Unsupported_filetype) {
