@@ -86,6 +86,9 @@ static int source_map(thandle_t handle, void **base, toff_t *size) {
 
 static void source_unmap(thandle_t handle, void *base, toff_t size) { (void)handle, (void)base, (void)size; }
 
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 4, 0)))
+#endif
 static int on_tiff_error(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap) {
     (void)tif, (void)module;
     tiff_source *src = user;
