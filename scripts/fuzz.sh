@@ -16,6 +16,7 @@ cmake --build build-fuzz -j "$(nproc)" --target fuzz_image fuzz_http fuzz_webp f
 /usr/bin/python3 fuzz/make_seeds.py build-fuzz/seeds >/dev/null
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$root/fuzz/lsan-third-party.supp
 status=0
 for harness in image http webp tiff heif; do
   bin=build-fuzz/fuzz/fuzz_$harness

@@ -81,7 +81,9 @@ def heif_to_png(path, png_path):
     """
     proc = subprocess.run(["heif-convert", path, png_path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True)
-    if proc.returncode != 0 or not os.path.exists(png_path):
+    # heif-convert 1.15 exits 0 even when libpng refuses to write (e.g. an
+    # embedded ICC profile libpng calls incorrect): an empty file is a failure.
+    if proc.returncode != 0 or not os.path.exists(png_path) or os.path.getsize(png_path) == 0:
         raise OSError("heif-convert: " + " ".join(proc.stdout.split())[-300:])
 
 
