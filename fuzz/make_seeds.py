@@ -114,6 +114,8 @@ def requests(imgs):
         "multipart_two": post(b"/?topk=5", mp, multipart([(b"image", png), (b"images", jpg)])),
         "multipart_expect": post(b"/", mp, multipart([(b"image", png)]), b"Expect: 100-continue\r\n"),
         "raw_png": post(b"/", b"image/png", png),
+        "multipart_exif": post(b"/?exif_orientation=1", mp, multipart([(b"image", jpg), (b"exif_orientation", b"0")]),
+                               b"X-Exif-Orientation: true\r\n"),
         "chunked": (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n" +
                     hex(len(png))[2:].encode() + b"\r\n" + png + b"\r\n0\r\n\r\n"),
         "v2_infer": post(b"/v2/models/densenet121/infer", b"application/json", infer),

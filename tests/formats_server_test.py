@@ -85,13 +85,19 @@ def same_ranking(ref_logits, got_indices, what):
     check(ok, f"{what}: top-{len(got_indices)} {got_indices} == reference {want}")
 
 
-def post(server, data, how, query="?topk=5"):
+def post(server, data, how, query="?topk=5", fields=(), headers=None):
     if how == "multipart":
-        body, ctype = multipart([("image", "upload", data)])
+        body, ctype = multipart([("image", "upload", data)] + list(fields))
     else:
         body, ctype = data, "application/octet-stream"
-    st, _, got = server.request("POST", "/" + query, body, {"Content-Type": ctype})
+    st, _, got = server.request("POST", "/" + query, body, dict(headers or {}, **{"Content-Type": ctype}))
     return st, loads(got)
+
+
+def check_override(server, data, ref, what, query="?topk=5", fields=(), headers=None, how="multipart"):
+    st, got = post(server, data, how, query, fields, headers)
+    if check(st == 200 and isinstance(got, dict) and "predictions" in got, f"{what}: 200 ({st} {str(got)[:160]})"):
+        same_ranking(ref, [wnid_to_index[p["class_id"]] for p in got["predictions"]], what)
 
 
 def main():
@@ -101,6 +107,7 @@ def main():
     ARGS = ap.parse_args()
     ARGS.model = find_model(ARGS.model)
     cli = ARGS.cli or os.path.join(os.path.dirname(ARGS.binary), "inferd-classify")
+    global wnid_to_index
     with open(ARGS.class_index) as f:
         index = {int(k): v[0] for k, v in json.load(f).items()}
     wnid_to_index = {v: k for k, v in index.items()}
@@ -133,7 +140,22 @@ def main():
                     entries = (r.get("outputs") or [{}])[0].get("data") or []
                     same_ranking(refs[name], [int(e.split(":", 2)[1]) for e in entries], f"KServe {name}")
             # The default leaves EXIF orientation alone (Image.open): checked above
-            # against the un-transposed reference for lion_exif6.*.
+            # against the un-transposed reference for lion_exif6.*. Per request,
+            # like topk: query, header or form field turn it on.
+            for name in ("lion_exif6.jpg", "lion_exif6.webp"):
+                data = open(files[name], "rb").read()
+                ref = reference_logits(model, files[name], transpose=True)
+                check_override(server, data, ref, f"{name} ?exif_orientation=1", "?topk=5&exif_orientation=1")
+                check_override(server, data, ref, f"{name} X-Exif-Orientation: true", headers={"X-Exif-Orientation": "true"},
+                               how="raw")
+                check_override(server, data, ref, f"{name} form field exif_orientation=1",
+                               fields=[("exif_orientation", None, b"1")])
+                check_override(server, data, refs[name], f"{name} ?exif_orientation=0", "?topk=5&exif_orientation=0")
+            for bad in ("2", "yes", ""):
+                st, got = post(server, open(files["lion_exif6.jpg"], "rb").read(), "multipart",
+                                "?exif_orientation=" + bad)
+                check(st == 400 and isinstance(got, dict) and "exif_orientation" in str(got.get("error")),
+                      f"?exif_orientation={bad!r}: 400 naming the parameter ({st} {got})")
             check(server.stop() == 0, "server exits 0 on SIGTERM")
         finally:
             server.kill()
@@ -149,6 +171,8 @@ def main():
                          f"exif_orientation=true POST / {name}: 200 ({st})"):
                     same_ranking(ref, [wnid_to_index[p["class_id"]] for p in got["predictions"]],
                                  f"exif_orientation=true POST / {name}")
+                check_override(server, open(files[name], "rb").read(), refs[name],
+                               f"exif_orientation=true server, {name} ?exif_orientation=0", "?topk=5&exif_orientation=0")
             check(server.stop() == 0, "second server exits 0 on SIGTERM")
         finally:
             server.kill()
