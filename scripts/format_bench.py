@@ -35,10 +35,10 @@ def variants(photo, tmp):
     im.save(src)
     out = []
 
-    def pil(name, fmt, img=im, **kw):
+    def pil(fmt, name, img=im, **kw):
         p = os.path.join(tmp, name)
         img.save(p, fmt, **kw)
-        out.append((fmt if fmt != "JPEG" else "JPEG", name, p))
+        out.append((fmt, name, p))
 
     def tool(fmt, name, cmd):
         p = os.path.join(tmp, name)
