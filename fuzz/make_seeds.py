@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """Writes seed corpora for the fuzzers: small images of every accepted format
-(made here with PIL) and HTTP requests that carry them the ways clients do.
+(made here with PIL; HEIC/AVIF with heif-enc) and HTTP requests that carry
+them the ways clients do.
 
-    /usr/bin/python3 fuzz/make_seeds.py OUTDIR    -> OUTDIR/image/*, OUTDIR/http/*
+    /usr/bin/python3 fuzz/make_seeds.py OUTDIR
+        -> OUTDIR/image/* (all formats), OUTDIR/http/*,
+           OUTDIR/webp/*, OUTDIR/tiff/*, OUTDIR/heif/* (one decoder's variants each)
 """
 import base64
 import io
 import json
 import os
+import subprocess
 import sys
+import tempfile
 
 from PIL import Image
 
@@ -40,6 +45,47 @@ def images():
     return out
 
 
+def format_seeds(base):
+    """Variants of each issue-13 format, for that decoder's own harness."""
+    rgba = base.convert("RGBA")
+    rgba.putalpha(Image.linear_gradient("L").resize(base.size))
+    second = base.transpose(Image.Transpose.ROTATE_180)
+    webp, tiff, heif = {}, {}, {}
+
+    def save(store, name, img, fmt, **kw):
+        buf = io.BytesIO()
+        img.save(buf, fmt, **kw)
+        store[name] = buf.getvalue()
+
+    save(webp, "lossy.webp", base, "WEBP", quality=70)
+    save(webp, "lossless.webp", base, "WEBP", lossless=True)
+    save(webp, "alpha.webp", rgba, "WEBP", quality=70)
+    save(webp, "animated.webp", base, "WEBP", save_all=True, append_images=[second], duration=50)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    save(webp, "exif.webp", base, "WEBP", exif=exif.tobytes())
+    for comp in ("raw", "tiff_lzw", "tiff_adobe_deflate", "packbits", "jpeg"):
+        save(tiff, "rgb_%s.tif" % comp, base, "TIFF", compression=comp)
+    save(tiff, "gray.tif", base.convert("L"), "TIFF", compression="tiff_lzw")
+    save(tiff, "bilevel_g4.tif", base.convert("1"), "TIFF", compression="group4")
+    save(tiff, "palette.tif", base.convert("P"), "TIFF")
+    save(tiff, "rgba.tif", rgba, "TIFF", compression="tiff_adobe_deflate")
+    save(tiff, "cmyk.tif", base.convert("CMYK"), "TIFF")
+    save(tiff, "gray16.tif", base.convert("L").convert("I").convert("I;16"), "TIFF")
+    save(tiff, "exif.tif", base, "TIFF", exif=exif.tobytes())
+    save(tiff, "multipage.tif", base, "TIFF", save_all=True, append_images=[second])
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, src, args in (("q50.heic", base, []), ("alpha.heic", rgba, []),
+                                ("q50.avif", base, ["-A"]), ("alpha.avif", rgba, ["-A"])):
+            png, out = os.path.join(tmp, "in.png"), os.path.join(tmp, name)
+            src.save(png)
+            subprocess.run(["heif-enc", "-q", "50"] + args + [png, "-o", out], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            with open(out, "rb") as f:
+                heif[name] = f.read()
+    return webp, tiff, heif
+
+
 def requests(imgs):
     jpg, png = imgs["base.jpg"], imgs["rgb.png"]
     b = b"fuzzboundary"
@@ -68,6 +114,8 @@ def requests(imgs):
         "multipart_two": post(b"/?topk=5", mp, multipart([(b"image", png), (b"images", jpg)])),
         "multipart_expect": post(b"/", mp, multipart([(b"image", png)]), b"Expect: 100-continue\r\n"),
         "raw_png": post(b"/", b"image/png", png),
+        "multipart_exif": post(b"/?exif_orientation=1", mp, multipart([(b"image", jpg), (b"exif_orientation", b"0")]),
+                               b"X-Exif-Orientation: true\r\n"),
         "chunked": (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n" +
                     hex(len(png))[2:].encode() + b"\r\n" + png + b"\r\n0\r\n\r\n"),
         "v2_infer": post(b"/v2/models/densenet121/infer", b"application/json", infer),
@@ -78,7 +126,12 @@ def requests(imgs):
 def main():
     out = sys.argv[1]
     imgs = images()
-    for sub, items in (("image", imgs), ("http", requests(imgs))):
+    base = Image.open(io.BytesIO(imgs["rgb.png"])).convert("RGB")
+    webp, tiff, heif = format_seeds(base)
+    for store in (webp, tiff, heif):
+        imgs.update(store)  # the whole-pipeline harness sees every format too
+    for sub, items in (("image", imgs), ("http", requests(imgs)), ("webp", webp), ("tiff", tiff),
+                       ("heif", heif)):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
         for name, data in items.items():
             with open(os.path.join(out, sub, name), "wb") as f:

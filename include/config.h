@@ -39,6 +39,7 @@ typedef struct {
     int64_t max_body_bytes;
     int64_t max_pixels;
     int max_images;
+    int exif_orientation; /* apply EXIF orientation before resizing (PIL's exif_transpose) */
     int drain_timeout_s;
     /* logging */
     char *log_format;     /* "plain" or "json" */

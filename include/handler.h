@@ -53,6 +53,9 @@ typedef struct http_request {
     int item_count, item_cap;
     char *body; /* HTTP_BODY_BYTES: the body, NUL-terminated */
     size_t body_len, body_cap;
+    /* This request's EXIF orientation choice for decoding its images: -1
+     * keeps the server's exif_orientation, 0/1 overrides it. */
+    int exif_orientation;
 } http_request;
 
 typedef struct handler {

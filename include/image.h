@@ -1,9 +1,10 @@
 /* image: turns client bytes into an 8-bit RGB raster, exactly as PIL's
- * Image.open(...).convert('RGB') would. Owns format detection, the size
- * guard that runs before any pixel is decoded, and the decoders (libjpeg-turbo
- * for JPEG unless built with INFERD_JPEG=stb, libpng, stb_image for GIF and
- * BMP), including decoding only the part of a JPEG that preprocessing reads. It does not
- * resize or normalise: that is preprocess's job. */
+ * Image.open(...).convert('RGB') would. Owns format detection over the table
+ * of per-format decoders (include/image_decoder.h, src/decode_<format>.c), and
+ * the size guard that runs between a decoder's header read and its pixels, so
+ * no pixel of an over-limit image is decoded. A JPEG may be decoded only
+ * around the part preprocessing reads. It does not resize or normalise: that
+ * is preprocess's job. */
 #ifndef INFERD_IMAGE_H
 #define INFERD_IMAGE_H
 
@@ -51,8 +52,12 @@ typedef struct {
     int full_width, full_height;
 } image_window;
 
+/* What the configuration asks of decoding. */
 typedef struct {
     uint64_t max_pixels; /* width*height above this is refused before decoding; 0 = no limit */
+    /* 1: apply the file's EXIF orientation (2..8) as PIL.ImageOps.exif_transpose
+     * does, for JPEG, PNG, WebP and TIFF; 0: ignore it, as Image.open does. */
+    int exif_orientation;
 } image_limits;
 
 /* Sniffs the format from the leading magic bytes. */
@@ -63,6 +68,12 @@ const char *image_format_name(image_format format);
 image_status image_probe(const uint8_t *data, size_t len, int *width, int *height,
                          image_format *format, char *err, size_t errlen);
 
+/* Width and height of the image that decoding under `limits` produces:
+ * swapped when limits->exif_orientation applies an orientation of 5..8.
+ * Reads the header only. */
+image_status image_probe_oriented(const uint8_t *data, size_t len, const image_limits *limits, int *width,
+                                  int *height, char *err, size_t errlen);
+
 /* Decodes to RGB. On success the caller owns out->pixels (image_rgb_free). */
 image_status image_decode_rgb(const uint8_t *data, size_t len, const image_limits *limits,
                               image_rgb *out, char *err, size_t errlen);
@@ -72,7 +83,10 @@ image_status image_decode_rgb(const uint8_t *data, size_t len, const image_limit
  * only the iMCU rows and columns around `need` (plus a margin, since fancy
  * upsampling reads neighbours) and entropy-decodes the remainder just to
  * validate it, so a corrupt or truncated file is refused as PIL refuses it.
- * Other formats decode whole. On success the caller owns out->raster. */
+ * Other formats decode whole. When limits->exif_orientation applies an
+ * orientation, the whole image is decoded and transposed, and `need` and
+ * out are in the oriented image's coordinates. On success the caller owns
+ * out->raster. */
 image_status image_decode_window(const uint8_t *data, size_t len, const image_limits *limits,
                                  const image_rect *need, image_window *out, char *err, size_t errlen);
 

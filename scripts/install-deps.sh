@@ -8,9 +8,11 @@
 set -euo pipefail
 
 build=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libstb-dev libtorch-dev
-       libjpeg62-turbo-dev libpng-dev)
+       libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev libheif-dev)
 run=(python3 python3-torch python3-torchvision python3-pil python3-numpy curl ca-certificates)
-test=(clang libclang-rt-14-dev valgrind procps)
+# libheif-examples (heif-enc/heif-convert: HEIC/AVIF test files and their
+# reference decode), imagemagick (TIFF variants), webp (cwebp).
+test=(clang libclang-rt-14-dev valgrind procps libheif-examples imagemagick webp)
 bench=(wrk gunicorn python3-flask)
 
 groups=("${@:-test}")

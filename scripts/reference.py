@@ -15,6 +15,10 @@ and writes, in the same format as the C tool ``build/parity_tool``:
     D/<basename>.tensor.f32   raw little-endian float32, shape [3,224,224], C order
     D/<basename>.logits.f32   raw little-endian float32, 1000 values (not with --no-model)
 
+HEIC and AVIF, which Pillow 9.4 cannot open, are first decoded by libheif's
+own ``heif-convert`` to PNG (Debian libheif-examples); that PNG then goes
+through the same steps: libheif's decoder is the reference for those formats.
+
 If PIL cannot open or convert an image nothing is written for it and the line
 ``ERROR <basename> <message>`` is printed on stdout; the remaining images are
 still processed and the exit status stays 0 (a rejected image is a result,
@@ -32,7 +36,9 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 
@@ -42,6 +48,8 @@ from PIL import Image
 from torchvision import transforms
 
 DEFAULT_RESIZE = 255
+# ftyp major brands of the HEIF files libheif decodes (HEVC and AV1 stills).
+HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
 DEFAULT_CROP = 224
 DEFAULT_MEAN = (0.485, 0.456, 0.406)
 DEFAULT_STD = (0.229, 0.224, 0.225)
@@ -58,12 +66,39 @@ def build_transform(resize=DEFAULT_RESIZE, crop=DEFAULT_CROP, mean=DEFAULT_MEAN,
     ])
 
 
+def is_heif(path):
+    """True for an ISO-BMFF file with a HEIC/AVIF brand (what libheif opens)."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+    return len(head) == 12 and head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
+
+
+def heif_to_png(path, png_path):
+    """libheif's own decoder (heif-convert, Debian libheif-examples) writes a PNG.
+
+    Pillow 9.4 cannot open HEIC/AVIF, so for those formats this PNG *is* the
+    reference decode; raises OSError when heif-convert refuses the file.
+    """
+    proc = subprocess.run(["heif-convert", path, png_path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True)
+    # heif-convert 1.15 exits 0 even when libpng refuses to write (e.g. an
+    # embedded ICC profile libpng calls incorrect): an empty file is a failure.
+    if proc.returncode != 0 or not os.path.exists(png_path) or os.path.getsize(png_path) == 0:
+        raise OSError("heif-convert: " + " ".join(proc.stdout.split())[-300:])
+
+
 def load_rgb(path):
     """Decode an image file exactly like the server: Image.open(...).convert('RGB').
 
     Raises whatever PIL raises for unreadable files.  convert() forces the
-    full decode, so truncated files fail here rather than later.
+    full decode, so truncated files fail here rather than later.  HEIC/AVIF
+    go through heif-convert to PNG first (see heif_to_png).
     """
+    if is_heif(path):
+        with tempfile.TemporaryDirectory(prefix="inferd-heif-") as tmp:
+            png = os.path.join(tmp, "primary.png")
+            heif_to_png(path, png)
+            return load_rgb(png)
     with warnings.catch_warnings():
         # PIL warns that palette images with byte-valued tRNS "should be
         # converted to RGBA"; the server converts to RGB regardless, so the

@@ -97,7 +97,7 @@ int main(int argc, char **argv) {
         status = 1;
         goto done;
     }
-    image_limits limits = {.max_pixels = (uint64_t)cfg.max_pixels};
+    image_limits limits = {.max_pixels = (uint64_t)cfg.max_pixels, .exif_orientation = cfg.exif_orientation};
     tensor = malloc(sizeof(float) * preprocess_tensor_len(pp));
     logits = malloc(sizeof(float) * (size_t)classes);
     if (!tensor || !logits) {

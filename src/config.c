@@ -66,6 +66,9 @@ static const config_key config_keys[] = {
     {"max_body_bytes", KEY_INT64, FIELD(max_body_bytes), 1, INT64_C(1) << 40, NULL, "largest request body (413 above)"},
     {"max_pixels", KEY_INT64, FIELD(max_pixels), 1, INT64_C(1) << 40, NULL,
      "largest decoded image, width*height (413 above)"},
+    {"exif_orientation", KEY_BOOL, FIELD(exif_orientation), 0, 1, NULL,
+     "rotate/mirror JPEG, PNG, WebP and TIFF by their EXIF orientation, as PIL.ImageOps.exif_transpose "
+     "(off: as PIL's Image.open, which ignores it)"},
     {"max_images", KEY_INT, FIELD(max_images), 1, 1024, NULL, "images in one request"},
     {"drain_timeout_s", KEY_INT, FIELD(drain_timeout_s), 0, 3600, NULL,
      "on SIGTERM, how long in-flight requests may take to finish"},
@@ -111,6 +114,7 @@ void config_defaults(inferd_config *cfg) {
     cfg->max_body_bytes = INT64_C(20) << 20;
     cfg->max_pixels = INT64_C(50000000);
     cfg->max_images = 32;
+    cfg->exif_orientation = 0;
     cfg->drain_timeout_s = 10;
     set_string(&cfg->log_format, "plain");
     cfg->access_log = 1;

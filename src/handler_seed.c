@@ -1,6 +1,7 @@
 /* The original API on "/": GET answers a message (or the browser page),
  * POST takes image(s) as multipart field "image"/"images" or as a raw body
- * and answers the class JSON, with top-k on request. */
+ * and answers the class JSON, with top-k on request, and EXIF orientation
+ * applied or not on request (exif_orientation, overriding the server's). */
 #define _GNU_SOURCE /* strncasecmp */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +19,30 @@ extern const size_t inferd_web_page_len;
 
 #define MAX_TOPK_FIELD 16
 static const char topk_error[] = "topk must be an integer from 1 to 1000";
+#define MAX_EXIF_FIELD 8
+static const char exif_error[] = "exif_orientation must be 1, 0, true or false";
 
 typedef struct {
     int topk;
     char topk_field[MAX_TOPK_FIELD + 1]; /* the multipart "topk" field, as it arrives */
     size_t topk_field_len;
+    char exif_field[MAX_EXIF_FIELD + 1]; /* the multipart "exif_orientation" field */
+    size_t exif_field_len;
 } seed_request;
+
+/* The per-request override of the exif_orientation setting. */
+static int parse_exif_orientation(const char *text, int *out) {
+    if (!text) return -1;
+    if (!strcmp(text, "1") || !strcmp(text, "true")) {
+        *out = 1;
+        return 0;
+    }
+    if (!strcmp(text, "0") || !strcmp(text, "false")) {
+        *out = 0;
+        return 0;
+    }
+    return -1;
+}
 
 static int parse_topk(const char *text, int *out) {
     if (!text || !*text) return -1;
@@ -95,6 +114,13 @@ static http_body_kind seed_request_start(http_request *req) {
         http_respond_error(req, 400, topk_error);
         return HTTP_BODY_NONE;
     }
+    /* Like topk: query, else header, else (below) a form field. */
+    const char *exif = http_request_query(req, "exif_orientation");
+    if (!exif) exif = http_request_header(req, "X-Exif-Orientation");
+    if (exif && parse_exif_orientation(exif, &req->exif_orientation) != 0) {
+        http_respond_error(req, 400, exif_error);
+        return HTTP_BODY_NONE;
+    }
     const char *type = http_request_header(req, "Content-Type");
     if (type && !strncasecmp(type, "multipart/form-data", 19)) return HTTP_BODY_MULTIPART;
     if (type && (!strncasecmp(type, "image/", 6) || !strncasecmp(type, "application/octet-stream", 24)))
@@ -107,6 +133,16 @@ static http_body_kind seed_request_start(http_request *req) {
 
 static void seed_form_field(http_request *req, const char *key, const char *data, size_t size) {
     seed_request *sr = req->handler_data;
+    if (key && !strcmp(key, "exif_orientation")) {
+        if (sr->exif_field_len + size > MAX_EXIF_FIELD) {
+            http_request_fail(req, 400, exif_error);
+            return;
+        }
+        memcpy(sr->exif_field + sr->exif_field_len, data, size);
+        sr->exif_field_len += size;
+        sr->exif_field[sr->exif_field_len] = '\0';
+        return;
+    }
     if (!key || strcmp(key, "topk") != 0) return; /* other fields are ignored, as a form server would */
     if (sr->topk_field_len + size > MAX_TOPK_FIELD) {
         http_request_fail(req, 400, topk_error);
@@ -121,6 +157,10 @@ static void seed_body(http_request *req) {
     seed_request *sr = req->handler_data;
     if (sr->topk_field_len && parse_topk(sr->topk_field, &sr->topk) != 0) {
         http_respond_error(req, 400, topk_error);
+        return;
+    }
+    if (sr->exif_field_len && parse_exif_orientation(sr->exif_field, &req->exif_orientation) != 0) {
+        http_respond_error(req, 400, exif_error);
         return;
     }
     if (req->item_count == 0) {

@@ -405,6 +405,8 @@ static void start_inference(request *req) {
     http_server *s = req->pub.server;
     const http_deps *d = &s->deps;
     http_request *pub = &req->pub;
+    image_limits limits = s->limits;
+    if (pub->exif_orientation >= 0) limits.exif_orientation = pub->exif_orientation;
     batcher_expect(d->batcher, pub->item_count);
     for (int i = 0; i < pub->item_count; i++) {
         http_item *item = &pub->items[i];
@@ -417,7 +419,7 @@ static void start_inference(request *req) {
         }
         if (item->prepared) continue;
         uint64_t t0 = util_now_ns();
-        image_status st = pipeline_prepare(d->preprocess, &s->limits, item->data, item->len, item->tensor,
+        image_status st = pipeline_prepare(d->preprocess, &limits, item->data, item->len, item->tensor,
                                            item->error, sizeof(item->error));
         metrics_observe_preprocess(d->metrics, (double)(util_now_ns() - t0) / 1e9);
         free(item->data); /* the bytes are no longer needed: keep memory per request small */
@@ -589,6 +591,7 @@ static request *request_create(http_server *s, struct MHD_Connection *conn, cons
     pub->server = s;
     pub->deps = &s->deps;
     pub->route_label = "other";
+    pub->exif_orientation = -1;
     req->conn = conn;
     req->start_ns = util_now_ns();
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -806,6 +809,7 @@ int http_server_start(const http_deps *deps, http_server **out, char *err, size_
     }
     s->deps = *deps;
     s->limits.max_pixels = (uint64_t)cfg->max_pixels;
+    s->limits.exif_orientation = cfg->exif_orientation;
     pthread_mutex_init(&s->conns_lock, NULL);
     atomic_store(&s->next_request_id, 1);
 

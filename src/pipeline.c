@@ -5,7 +5,7 @@ image_status pipeline_prepare(const preprocess *pp, const image_limits *limits, 
     /* The header says the size, the size says which pixels the crop reads,
      * and only those need decoding (a JPEG's crop window is ~60% of it). */
     int width, height;
-    image_status status = image_probe(data, len, &width, &height, NULL, err, errlen);
+    image_status status = image_probe_oriented(data, len, limits, &width, &height, err, errlen);
     if (status != IMAGE_OK) return status;
     image_rect need;
     /* A size preprocessing cannot handle is the client's image, not a server

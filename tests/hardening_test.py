@@ -345,6 +345,63 @@ def build_inputs(shared_dir):
     return photos, small_jpeg, png, gif, bmp
 
 
+def heif_encode(png, avif=False):
+    """heif-enc (Debian libheif-examples) of a PNG: HEIC, or AVIF."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = os.path.join(tmp, "in.png"), os.path.join(tmp, "out.avif" if avif else "out.heic")
+        with open(src, "wb") as f:
+            f.write(png)
+        subprocess.run(["heif-enc", "-q", "60"] + (["-A"] if avif else []) + [src, "-o", out], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(out, "rb") as f:
+            return f.read()
+
+
+def heif_patch_ispe(heif, width, height):
+    """The primary image's declared size (ispe box) replaced: a lying header."""
+    at = heif.index(b"ispe") + 8  # type, then version/flags
+    return heif[:at] + struct.pack(">II", width, height) + heif[at + 8:]
+
+
+def webp_header_only(width, height):
+    """A VP8X header declaring a width x height canvas, and no image data."""
+    chunk = struct.pack("<I", 0) + struct.pack("<I", width - 1)[:3] + struct.pack("<I", height - 1)[:3]
+    return b"RIFF" + struct.pack("<I", 4 + 8 + len(chunk)) + b"WEBPVP8X" + struct.pack("<I", len(chunk)) + chunk
+
+
+def tiff_header_only(width, height):
+    """A little-endian TIFF whose IFD declares width x height RGB and 3 bytes of strip."""
+    entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 2),
+               (273, 4, 1, 8), (277, 3, 1, 3), (278, 4, 1, height), (279, 4, 1, 3)]
+    ifd = struct.pack("<H", len(entries))
+    for tag, typ, count, value in entries:
+        ifd += struct.pack("<HHI", tag, typ, count) + (struct.pack("<HH", value, 0) if typ == 3
+                                                        else struct.pack("<I", value))
+    return b"II*\0" + struct.pack("<I", 12) + b"\1\2\3\0" + ifd + b"\0\0\0\0"
+
+
+def new_format_cases(png):
+    """Issue 13's formats: truncated files and headers declaring huge images."""
+    small = Image.open(io.BytesIO(png)).convert("RGB")
+    files = {"WebP": encode(small, "WEBP", quality=80), "TIFF": encode(small, "TIFF", compression="tiff_lzw"),
+             "HEIC": heif_encode(png), "AVIF": heif_encode(png, avif=True)}
+    cases = []
+    for fmt, data in files.items():
+        cases.append((f"{fmt} truncated at 100 bytes", data[:100], {400}, ""))
+        cases.append((f"{fmt} truncated at half", data[:len(data) // 2], {400}, ""))
+    cases += [
+        ("WebP header 16384x16384 (tiny file)", webp_header_only(16384, 16384), {413}, ""),
+        ("TIFF header 100000x100000 (tiny file)", tiff_header_only(100000, 100000), {413}, ""),
+        ("HEIC ispe 30000x30000", heif_patch_ispe(files["HEIC"], 30000, 30000), {413}, ""),
+        ("HEIC ispe 70000x70000 (past libheif's own limit)", heif_patch_ispe(files["HEIC"], 70000, 70000),
+         {413}, ""),
+        ("AVIF ispe 30000x30000", heif_patch_ispe(files["AVIF"], 30000, 30000), {413}, ""),
+        ("TIFF float samples (unsupported variant)", encode(small.convert("F"), "TIFF"), {415}, ""),
+    ]
+    return cases
+
+
 def malformed_cases(photos, small_jpeg, png, gif, bmp):
     """[(name, bytes, expected statuses, note)]: every one from a real image."""
     dog, lion = photos["dog"], photos["lion"]
@@ -386,11 +443,12 @@ def malformed_cases(photos, small_jpeg, png, gif, bmp):
         ("BMP magic + photo bytes", b"BM" + lion[5000:9000],
          {400, 413}, "413 ok: garbage header size"),
     ]
+    cases += new_format_cases(png)
     out = []
     for name, data, want, note in cases:
         # PIL is the reference decoder: say when it accepts a "malformed" file.
         # The server's contract is PIL's answer, so a 200 is right too there.
-        if data and not name.startswith(("text", "HTML")) and pil_decodes(data):
+        if data and not name.startswith(("text", "HTML", "TIFF float")) and pil_decodes(data):
             note = (note + " PIL decodes it: 200 ok too").strip()
             want = set(want) | {200}
         out.append((name, data, want, note))

@@ -13,7 +13,10 @@ where two decoders or two resamplers could plausibly disagree:
 * content with hard edges, 1-pixel checkerboards in a border band and seeded
   noise, because smooth images hide resampling-filter differences (especially
   at the image borders, where filters have to clamp);
-* every PNG colour type/bit depth PIL accepts, palette transparency, BMP, GIF
+* every PNG colour type/bit depth PIL accepts, palette transparency, BMP, GIF,
+  WebP (PIL and cwebp: lossy, lossless, alpha, animated), TIFF (PIL and
+  ImageMagick: every compression, bit depth and layout inferd converts),
+  HEIC and AVIF (heif-enc; their reference is heif-convert's PNG),
   and the common JPEG flavours (chroma subsampling, progressive, grayscale,
   EXIF orientation, which PIL does *not* apply);
 * a few files PIL rejects, so that "both sides reject the same files" is
@@ -31,7 +34,9 @@ dicts; ``synthetic_rgb(w, h, seed)`` is the synthetic content generator.
 import argparse
 import os
 import struct
+import subprocess
 import sys
+import tempfile
 import warnings
 import zlib
 
@@ -44,7 +49,16 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SHARED_DIR = os.path.normpath(os.path.join(PROJECT_ROOT, "..", "shared", "data"))
 
 # Formats whose decode is exactly specified, so C and PIL must agree bit for bit.
-LOSSLESS_FORMATS = ("PNG", "BMP", "GIF")
+# WebP, TIFF and HEIF are decoded by the same libraries on both sides
+# (libwebp, libtiff; libheif through heif-convert), so they must agree exactly too.
+LOSSLESS_FORMATS = ("PNG", "BMP", "GIF", "WEBP", "TIFF", "HEIF")
+
+# External encoders the WebP/TIFF/HEIF variants come from (Debian packages
+# webp, imagemagick, libheif-examples: scripts/install-deps.sh test group).
+CWEBP = "cwebp"
+CONVERT = "convert"
+HEIF_ENC = "heif-enc"
+HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
 
 
 def _seed_for(name):
@@ -279,6 +293,10 @@ def generate(outdir, shared_dir=DEFAULT_SHARED_DIR, include_invalid=True):
             name = "png_palette_photo_%s_adaptive256_%dx%d.png" % (stem, pw, ph)
             save(photo.quantize(256, method=Image.Quantize.MEDIANCUT), name)
 
+    _webp_variants(outdir, written)
+    _tiff_variants(outdir, written)
+    _heif_variants(outdir, written)
+
     # --- files PIL rejects ---------------------------------------------------
     if include_invalid:
         with open(path("invalid_garbage.png"), "wb") as f:
@@ -300,8 +318,138 @@ def generate(outdir, shared_dir=DEFAULT_SHARED_DIR, include_invalid=True):
         with open(path("invalid_truncated_png_301x225.png"), "wb") as f:
             f.write(data[: len(data) * 2 // 3])
         written.append(("invalid_truncated_png_301x225.png", False))
+        # Truncated WebP, TIFF (inside the strips) and HEIC: every decoder
+        # must refuse a cut file as its reference does.
+        for src, dst in (("webp_lossy_q80_301x227.webp", "invalid_truncated_webp_301x227.webp"),
+                         ("tiff_rgb_raw_263x199.tif", "invalid_truncated_tiff_263x199.tif"),
+                         ("heic_q70_301x227.heic", "invalid_truncated_heic_301x227.heic")):
+            with open(path(src), "rb") as f:
+                data = f.read()
+            with open(path(dst), "wb") as f:
+                f.write(data[: len(data) // 2])
+            written.append((dst, False))
 
     return [_describe(path(n), valid) for n, valid in written]
+
+
+def _run(cmd):
+    """Run an external encoder; its absence or failure is a test-set error."""
+    try:
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        sys.exit("make_test_images: %s is missing (scripts/install-deps.sh test)" % cmd[0])
+    except subprocess.CalledProcessError as e:
+        sys.exit("make_test_images: %s failed: %s" % (" ".join(cmd), e.stderr.decode(errors="replace")[-300:]))
+
+
+def _webp_variants(outdir, written):
+    """WebP from PIL (libwebp) and cwebp: lossy, lossless, alpha, animated."""
+    def out(name):
+        written.append((name, True))
+        return os.path.join(outdir, name)
+    rgb = synthetic_rgb(301, 227, _seed_for("webp"))
+    im = Image.fromarray(rgb, "RGB")
+    rgba = Image.fromarray(np.dstack([rgb, _alpha_ramp(301, 227, _seed_for("webp alpha"))]), "RGBA")
+    second = Image.fromarray(synthetic_rgb(301, 227, _seed_for("webp frame 2")), "RGB")
+    im.save(out("webp_lossy_q80_301x227.webp"), quality=80)
+    im.save(out("webp_lossless_301x227.webp"), lossless=True)
+    rgba.save(out("webp_alpha_lossy_301x227.webp"), quality=80)
+    rgba.save(out("webp_alpha_lossless_301x227.webp"), lossless=True)
+    # Animated: Pillow shows the first frame.
+    im.save(out("webp_animated_2frames_301x227.webp"), save_all=True, append_images=[second],
+            duration=100, quality=80)
+    odd = Image.fromarray(synthetic_rgb(257, 3, _seed_for("webp thin")), "RGB")
+    odd.save(out("webp_lossy_thin_257x3.webp"), quality=90)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "src.png")
+        im.save(src)
+        _run([CWEBP, "-quiet", "-q", "75", src, "-o", out("webp_cwebp_q75_301x227.webp")])
+        _run([CWEBP, "-quiet", "-q", "75", "-sharp_yuv", src, "-o", out("webp_cwebp_sharpyuv_301x227.webp")])
+        _run([CWEBP, "-quiet", "-lossless", src, "-o", out("webp_cwebp_lossless_301x227.webp")])
+
+
+def _tiff_variants(outdir, written):
+    """TIFF from PIL (libtiff for compressed files) and ImageMagick."""
+    def out(name):
+        written.append((name, True))
+        return os.path.join(outdir, name)
+    w, h = 263, 199
+    rgb = synthetic_rgb(w, h, _seed_for("tiff"))
+    im = Image.fromarray(rgb, "RGB")
+    im.save(out("tiff_rgb_raw_263x199.tif"))
+    im.save(out("tiff_rgb_lzw_263x199.tif"), compression="tiff_lzw")
+    im.save(out("tiff_rgb_deflate_263x199.tif"), compression="tiff_adobe_deflate")
+    im.save(out("tiff_rgb_packbits_263x199.tif"), compression="packbits")
+    im.save(out("tiff_rgb_jpeg_263x199.tif"), compression="jpeg", quality=90)
+    im.convert("L").save(out("tiff_gray_lzw_263x199.tif"), compression="tiff_lzw")
+    im.convert("L").convert("1").save(out("tiff_bilevel_group4_263x199.tif"), compression="group4")
+    im.convert("L").convert("1").save(out("tiff_bilevel_raw_263x199.tif"))
+    im.quantize(200).save(out("tiff_palette8_lzw_263x199.tif"), compression="tiff_lzw")
+    im.quantize(16).save(out("tiff_palette4_raw_263x199.tif"))
+    alpha = _alpha_ramp(w, h, _seed_for("tiff alpha"))
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(out("tiff_rgba_deflate_263x199.tif"),
+                                                           compression="tiff_adobe_deflate")
+    Image.fromarray(np.dstack([rgb[..., 1], alpha]), "LA").save(out("tiff_gray_alpha_lzw_263x199.tif"),
+                                                                compression="tiff_lzw")
+    rs = np.random.RandomState(_seed_for("tiff gray16"))
+    g16 = np.linspace(0, 65535, w * h).reshape(h, w).astype(np.uint16)
+    g16[:40] = rs.randint(0, 600, size=(40, w))  # around the I;16 -> RGB clip at 255
+    Image.fromarray(g16, "I;16").save(out("tiff_gray16_lzw_263x199.tif"), compression="tiff_lzw")
+    im.convert("CMYK").save(out("tiff_cmyk_lzw_263x199.tif"), compression="tiff_lzw")
+    second = Image.fromarray(synthetic_rgb(w, h, _seed_for("tiff page 2")), "RGB")
+    im.save(out("tiff_multipage_lzw_263x199.tif"), save_all=True, append_images=[second],
+            compression="tiff_lzw")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "src.png")
+        im.save(src)
+        for name, opts in (
+                ("tiff_im_rgb16_lzw_263x199.tif", ["-depth", "16", "-compress", "lzw"]),
+                ("tiff_im_rgb16_bigendian_263x199.tif", ["-depth", "16", "-define", "tiff:endian=msb"]),
+                ("tiff_im_tiled64_zip_263x199.tif", ["-compress", "zip", "-define", "tiff:tile-geometry=64x64"]),
+                ("tiff_im_jpeg_ycbcr_263x199.tif", ["-compress", "jpeg", "-quality", "85"]),
+                ("tiff_im_palette_lzw_263x199.tif", ["-colors", "12", "-compress", "lzw"]),
+                ("tiff_im_bilevel_fax_263x199.tif", ["-monochrome", "-compress", "fax"]),
+                ("tiff_im_planar_263x199.tif", ["-interlace", "plane"]),
+                ("tiff_im_planar16_tiled_lzw_263x199.tif",
+                 ["-depth", "16", "-interlace", "plane", "-define", "tiff:tile-geometry=48x32", "-compress", "lzw"]),
+                ("tiff_im_rgba_associated_263x199.tif",
+                 ["-alpha", "set", "-channel", "A", "-evaluate", "set", "60%", "+channel",
+                  "-define", "tiff:alpha=associated"]),
+                ("tiff_im_gray16_bigendian_263x199.tif",
+                 ["-colorspace", "gray", "-depth", "16", "-define", "tiff:endian=msb"]),
+                ("tiff_im_gray_miniswhite_263x199.tif",
+                 ["-colorspace", "gray", "-depth", "8", "-define", "tiff:photometric=min-is-white"]),
+                ("tiff_im_gray4_263x199.tif", ["-colorspace", "gray", "-depth", "4"])):
+            _run([CONVERT, src] + opts + [out(name)])
+
+
+def _heif_variants(outdir, written):
+    """HEIC (x265) and AVIF (aom) from heif-enc; 10-bit from a 16-bit PNG."""
+    def out(name):
+        written.append((name, True))
+        return os.path.join(outdir, name)
+    w, h = 301, 227
+    rgb = synthetic_rgb(w, h, _seed_for("heif"))
+    rs = np.random.RandomState(_seed_for("heif 16"))
+    rgb16 = synthetic_rgb(w, h, _seed_for("heif 16")).astype(np.uint16) * 257
+    rgb16 ^= rs.randint(0, 256, size=rgb16.shape).astype(np.uint16)
+    with tempfile.TemporaryDirectory() as tmp:
+        src, src_rgba, src16 = (os.path.join(tmp, n) for n in ("src.png", "rgba.png", "src16.png"))
+        Image.fromarray(rgb, "RGB").save(src)
+        Image.fromarray(np.dstack([rgb, _alpha_ramp(w, h, _seed_for("heif alpha"))]), "RGBA").save(src_rgba)
+        _write_png_raw(src16, rgb16, colour_type=2, bit_depth=16)
+        _run([HEIF_ENC, "-q", "70", src, "-o", out("heic_q70_301x227.heic")])
+        _run([HEIF_ENC, "-q", "70", src_rgba, "-o", out("heic_alpha_q70_301x227.heic")])
+        _run([HEIF_ENC, "-L", src, "-o", out("heic_lossless_301x227.heic")])
+        _run([HEIF_ENC, "-b", "10", "-q", "80", src16, "-o", out("heic_10bit_q80_301x227.heic")])
+        _run([HEIF_ENC, "-A", "-q", "60", src, "-o", out("avif_q60_301x227.avif")])
+        _run([HEIF_ENC, "-A", "-q", "60", src_rgba, "-o", out("avif_alpha_q60_301x227.avif")])
+
+
+def _is_heif(p):
+    with open(p, "rb") as f:
+        head = f.read(12)
+    return len(head) == 12 and head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
 
 
 def _describe(p, expected_valid):
@@ -313,9 +461,21 @@ def _describe(p, expected_valid):
             # PIL warns that P images with tRNS bytes "should be converted to
             # RGBA"; the reference converts to RGB anyway, so it is noise here.
             warnings.simplefilter("ignore", UserWarning)
-            with Image.open(p) as im:
-                entry.update(format=im.format, mode=im.mode, size=im.size)
-                im.convert("RGB")  # forces a full decode, like the reference
+            if _is_heif(p):
+                # Pillow cannot open HEIF: describe libheif's decode (the reference's).
+                with tempfile.TemporaryDirectory() as tmp:
+                    png = os.path.join(tmp, "primary.png")
+                    proc = subprocess.run(["heif-convert", p, png], stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT)
+                    if proc.returncode != 0:
+                        raise OSError("heif-convert failed: %s" % proc.stdout.decode(errors="replace")[-200:])
+                    with Image.open(png) as im:
+                        entry.update(format="HEIF", mode=im.mode, size=im.size)
+                        im.convert("RGB")
+            else:
+                with Image.open(p) as im:
+                    entry.update(format=im.format, mode=im.mode, size=im.size)
+                    im.convert("RGB")  # forces a full decode, like the reference
         entry["valid"] = True
     except Exception as e:  # PIL raises many exception types for bad files
         entry["error"] = "%s: %s" % (type(e).__name__, e)

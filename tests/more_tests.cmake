@@ -13,6 +13,14 @@ add_test(NAME hardening_server
 set_tests_properties(hardening_server PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900 RUN_SERIAL TRUE
                      LABELS "server")
 
+# Issue 13's formats through POST /, KServe and the CLI against the reference;
+# exif_orientation on a second server.
+add_test(NAME formats_server
+         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/formats_server_test.py ${INFERD_SERVER_TEST_ARGS}
+                 --cli $<TARGET_FILE:inferd-classify>)
+set_tests_properties(formats_server PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900 RUN_SERIAL TRUE
+                     LABELS "server")
+
 add_test(NAME api_server
          COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/api_test.py ${INFERD_SERVER_TEST_ARGS})
 set_tests_properties(api_server PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900 RUN_SERIAL TRUE

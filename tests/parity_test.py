@@ -48,7 +48,8 @@ import reference  # noqa: E402
 
 LOGIT_TOL = 1e-3
 TIE_TOL_CAP = 2e-3
-EXT_FORMATS = {".png": "PNG", ".bmp": "BMP", ".gif": "GIF", ".jpg": "JPEG", ".jpeg": "JPEG"}
+EXT_FORMATS = {".png": "PNG", ".bmp": "BMP", ".gif": "GIF", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
+               ".tif": "TIFF", ".tiff": "TIFF", ".heic": "HEIF", ".avif": "HEIF"}
 
 
 class Checks:

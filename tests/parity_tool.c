@@ -3,6 +3,7 @@
  * tests/parity_test.py can compare them value by value:
  *   <out-dir>/<basename>.tensor.f32  [3,224,224] float32
  *   <out-dir>/<basename>.logits.f32  [classes] float32 (unless --no-model)
+ * --exif-orientation applies EXIF orientation (the server's exif_orientation).
  * An image the pipeline rejects prints "ERROR <basename> <message>". */
 #include <errno.h>
 #include <stdio.h>
@@ -28,19 +29,20 @@ static int write_floats(const char *dir, const char *base, const char *suffix, c
 
 int main(int argc, char **argv) {
     const char *model_path = NULL, *out_dir = NULL;
-    int use_model = 1, threads = 2, first_image = argc;
+    int use_model = 1, threads = 2, first_image = argc, exif_orientation = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
         else if (!strcmp(argv[i], "--out-dir") && i + 1 < argc) out_dir = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-model")) use_model = 0;
+        else if (!strcmp(argv[i], "--exif-orientation")) exif_orientation = 1;
         else {
             first_image = i;
             break;
         }
     }
     if (!out_dir || (use_model && !model_path)) {
-        fprintf(stderr, "usage: %s --model M --out-dir D [--no-model] [--threads N] IMAGE...\n", argv[0]);
+        fprintf(stderr, "usage: %s --model M --out-dir D [--no-model] [--threads N] [--exif-orientation] IMAGE...\n", argv[0]);
         return 2;
     }
     char err[512];
@@ -67,7 +69,7 @@ int main(int argc, char **argv) {
     float *tensor = malloc(sizeof(float) * tensor_len);
     float *logits = malloc(sizeof(float) * (size_t)(classes > 0 ? classes : 1));
     int status = 0;
-    image_limits limits = {0};
+    image_limits limits = {.max_pixels = 0, .exif_orientation = exif_orientation};
     for (int i = first_image; i < argc && tensor && logits; i++) {
         const char *base = strrchr(argv[i], '/');
         base = base ? base + 1 : argv[i];

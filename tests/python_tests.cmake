@@ -23,6 +23,12 @@ add_test(NAME parity_reference
                  --shared-dir ${INFERD_SHARED_DATA})
 set_tests_properties(parity_reference PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900)
 
+# EXIF orientation 1-8 in each format that carries it, exif_orientation off
+# and on, against PIL's Image.open and ImageOps.exif_transpose.
+add_test(NAME parity_exif_orientation
+         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/exif_test.py --parity-tool $<TARGET_FILE:parity_tool>)
+set_tests_properties(parity_exif_orientation PROPERTIES TIMEOUT 300)
+
 add_test(NAME integration_server
          COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/integration_test.py
                  --binary $<TARGET_FILE:inferd> --model ${INFERD_TEST_MODEL}

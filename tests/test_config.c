@@ -237,7 +237,29 @@ static void test_load_precedence(void) {
     CHECK_EQ_INT(c.port, 5000);
     CHECK_EQ_INT(c.resize, 255);
     CHECK_EQ_INT(c.max_images, 7);
+    CHECK_EQ_INT(c.exif_orientation, 0); /* default: Image.open's behaviour */
     config_free(&c);
+
+    /* exif_orientation from each source. */
+    CHECK_EQ_INT(LOAD(&c, err, "--exif-orientation", "true"), CONFIG_RUN);
+    CHECK_EQ_INT(c.exif_orientation, 1);
+    config_free(&c);
+    setenv("INFERD_EXIF_ORIENTATION", "1", 1);
+    CHECK_EQ_INT(LOAD(&c, err, "--max-images", "7"), CONFIG_RUN);
+    CHECK_EQ_INT(c.exif_orientation, 1);
+    config_free(&c);
+    CHECK_EQ_INT(LOAD(&c, err, "--exif-orientation=off"), CONFIG_RUN); /* flag over environment */
+    CHECK_EQ_INT(c.exif_orientation, 0);
+    config_free(&c);
+    unsetenv("INFERD_EXIF_ORIENTATION");
+    {
+        inferd_config j;
+        config_defaults(&j);
+        CHECK_EQ_INT(config_apply_json(&j, "{\"exif_orientation\":true}", strlen("{\"exif_orientation\":true}"), "test", err, sizeof(err)), 0);
+        CHECK_EQ_INT(j.exif_orientation, 1);
+        CHECK_EQ_INT(config_apply_json(&j, "{\"exif_orientation\":7}", strlen("{\"exif_orientation\":7}"), "test", err, sizeof(err)), -1);
+        config_free(&j);
+    }
 
     /* File over default. */
     CHECK_EQ_INT(LOAD(&c, err, "--config", path), CONFIG_RUN);

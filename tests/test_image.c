@@ -147,7 +147,7 @@ static buffer png_header_only(uint32_t width, uint32_t height, int color) {
 /* ---- helpers ----------------------------------------------------------- */
 
 static image_status decode(const buffer *b, uint64_t max_pixels, image_rgb *out, char *err, size_t errlen) {
-    image_limits lim = {max_pixels};
+    image_limits lim = {.max_pixels = max_pixels};
     out->width = -7; /* image_decode_rgb must reset this */
     out->pixels = (uint8_t *)err;
     err[0] = '\0';
@@ -181,7 +181,8 @@ static void test_detect(void) {
     CHECK_EQ_INT(image_detect_format((const uint8_t *)"BM\x36\x00", 4), IMAGE_FORMAT_BMP);
     CHECK_EQ_INT(image_detect_format((const uint8_t *)"B", 1), IMAGE_FORMAT_UNKNOWN);
     CHECK_EQ_INT(image_detect_format((const uint8_t *)"<html>", 6), IMAGE_FORMAT_UNKNOWN);
-    CHECK_EQ_INT(image_detect_format((const uint8_t *)"RIFF\0\0\0\0WEBPVP8 ", 16), IMAGE_FORMAT_UNKNOWN);
+    CHECK_EQ_INT(image_detect_format((const uint8_t *)"RIFF\0\0\0\0WEBPVP8 ", 16), IMAGE_FORMAT_WEBP);
+    CHECK_EQ_INT(image_detect_format((const uint8_t *)"RIFF\0\0\0\0WAVEfmt ", 16), IMAGE_FORMAT_UNKNOWN);
     CHECK_EQ_INT(image_detect_format((const uint8_t *)"", 0), IMAGE_FORMAT_UNKNOWN);
     CHECK_STR(image_format_name(IMAGE_FORMAT_JPEG), "jpeg");
     CHECK_STR(image_format_name(IMAGE_FORMAT_PNG), "png");
