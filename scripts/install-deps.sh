@@ -10,7 +10,7 @@ set -euo pipefail
 build=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libstb-dev libtorch-dev
        libjpeg62-turbo-dev libpng-dev)
 run=(python3 python3-torch python3-torchvision python3-pil python3-numpy curl ca-certificates)
-test=(clang libclang-rt-14-dev valgrind procps)
+test=(clang libclang-rt-14-dev valgrind procps imagemagick netpbm)
 bench=(wrk gunicorn python3-flask)
 
 groups=("${@:-test}")

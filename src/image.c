@@ -17,6 +17,7 @@ static const image_decoder *const image_decoders[] = {
     &image_decoder_png,
     &image_decoder_gif,
     &image_decoder_bmp,
+    &image_decoder_pnm,
 };
 #define IMAGE_DECODER_COUNT (sizeof(image_decoders) / sizeof(image_decoders[0]))
 
