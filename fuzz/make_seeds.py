@@ -40,6 +40,14 @@ def images():
     return out
 
 
+def bmp_pnm_seeds():
+    """Every BMP and PNM variant of tests/bmp_pnm_cases.py under 64 KiB (the
+    fuzzer's -max_len): RLE8/RLE4, OS/2, bitfields, P1-P6 at every maxval."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    import bmp_pnm_cases
+    return {"bmppnm_" + name: data for name, data, _ in bmp_pnm_cases.cases() if len(data) <= 65536}
+
+
 def requests(imgs):
     jpg, png = imgs["base.jpg"], imgs["rgb.png"]
     b = b"fuzzboundary"
@@ -78,6 +86,7 @@ def requests(imgs):
 def main():
     out = sys.argv[1]
     imgs = images()
+    imgs.update(bmp_pnm_seeds())
     for sub, items in (("image", imgs), ("http", requests(imgs))):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
         for name, data in items.items():
