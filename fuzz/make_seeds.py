@@ -2,7 +2,8 @@
 """Writes seed corpora for the fuzzers: small images of every accepted format
 (made here with PIL) and HTTP requests that carry them the ways clients do.
 
-    /usr/bin/python3 fuzz/make_seeds.py OUTDIR    -> OUTDIR/image/*, OUTDIR/http/*
+    /usr/bin/python3 fuzz/make_seeds.py OUTDIR    -> OUTDIR/image/*, OUTDIR/http/*,
+                                                     OUTDIR/bmp/*, OUTDIR/pnm/* (fuzz_bmp, fuzz_pnm)
 """
 import base64
 import io
@@ -86,7 +87,14 @@ def requests(imgs):
 def main():
     out = sys.argv[1]
     imgs = images()
-    imgs.update(bmp_pnm_seeds())
+    bmp_pnm = bmp_pnm_seeds()
+    imgs.update(bmp_pnm)
+    for sub, ext in (("bmp", ".bmp"), ("pnm", ".pnm")):
+        os.makedirs(os.path.join(out, sub), exist_ok=True)
+        for name, data in bmp_pnm.items():
+            if name.endswith(ext):
+                with open(os.path.join(out, sub, name), "wb") as f:
+                    f.write(data)
     for sub, items in (("image", imgs), ("http", requests(imgs))):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
         for name, data in items.items():

@@ -227,7 +227,7 @@ static image_status pnm_decode_binary(const uint8_t *data, const pnm_header *h, 
 typedef struct {
     const uint8_t *data;
     size_t len, pos;
-    uint8_t *buf;    /* PNM_BLOCK + room for a half token in front */
+    uint8_t *buf;    /* a block, with room for a half token in front */
     int comment_spans;
 } plain_reader;
 
@@ -387,7 +387,10 @@ static image_status plain_decode_samples(plain_reader *r, const pnm_header *h, s
 
 static image_status pnm_decode_plain(const uint8_t *data, size_t len, const pnm_header *h, uint8_t *rgb, char *err,
                                      size_t errlen) {
-    plain_reader r = {data, len, h->data_at, malloc(PLAIN_FRONT + PNM_BLOCK), 0};
+    /* No block is longer than what follows the header (plus the one space
+     * Pillow feeds in at the end of the data). */
+    size_t block = len - h->data_at < PNM_BLOCK ? len - h->data_at : PNM_BLOCK;
+    plain_reader r = {data, len, h->data_at, malloc(PLAIN_FRONT + block + 1), 0};
     if (!r.buf) {
         set_err(err, errlen, "out of memory decoding PNM");
         return IMAGE_ERR_NOMEM;
