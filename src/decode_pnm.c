@@ -338,14 +338,18 @@ static image_status plain_sample(const uint8_t *tok, size_t n, const pnm_header 
  * whitespace and at the end of the data. */
 static image_status plain_decode_samples(plain_reader *r, const pnm_header *h, size_t total, uint8_t *rgb,
                                          char *err, size_t errlen) {
-    uint8_t half[PNM_MAX_TOKEN];
+    uint8_t half[PNM_MAX_TOKEN], last = 0;
     size_t half_len = 0, count = 0;
     while (count != total) {
         size_t n = plain_read_block(r);
+        /* At the end of the data with a token carried and no comment open,
+         * every further pass of Pillow's loop reads just that token again. */
+        int repeats = 0;
         if (!n) {
             if (!half_len) break;
             r->buf[PLAIN_FRONT] = ' ';
             n = 1;
+            repeats = !r->comment_spans;
         }
         plain_ignore_comments(r, &n);
         uint8_t *block = r->buf + PLAIN_FRONT;
@@ -376,7 +380,10 @@ static image_status plain_decode_samples(plain_reader *r, const pnm_header *h, s
             image_status status = plain_sample(block + t, i - t, h, &v, err, errlen);
             if (status != IMAGE_OK) return status;
             put_sample(rgb, h->kind, count++, v);
+            last = v;
         }
+        if (repeats) /* in one step, not one pass per sample: a 20-byte file can claim millions */
+            while (count < total) put_sample(rgb, h->kind, count++, last);
     }
     if (count < total) {
         set_err(err, errlen, "invalid PNM: not enough image data");

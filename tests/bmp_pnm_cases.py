@@ -406,6 +406,8 @@ def pnm_cases(tmp):
     add("p2_signs_underscores", b"P2 4 1 255\n+5 1_0 007 -1\n")
     add("p2_comment_joins_tokens", b"P2 3 1 255\n1#x\n2 3 4\n")
     add("p2_no_final_newline_short", b"P2 3 2 255\n1 2 7")  # last token repeats to the end
+    add("p3_repeat_fills_big", b"P3 500 400 255\n1 2 3 4")
+    add("p3_repeat_after_comment", b"P3 4 4 255\n9 8 7 # open comment\n6 5")
     add("p3_maxval_1000_mode_rgb", b"P3 2 1 1000\n0 500 1000 999 1 250\n")
     add("p2_maxval_1000_mode_i", b"P2 3 1 1000\n0 1 1000\n")
     add("p1_no_spaces", b"P1\n4 2\n0101\n1 0 1 0")
