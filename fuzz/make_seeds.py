@@ -5,7 +5,8 @@ them the ways clients do.
 
     /usr/bin/python3 fuzz/make_seeds.py OUTDIR
         -> OUTDIR/image/* (all formats), OUTDIR/http/*,
-           OUTDIR/webp/*, OUTDIR/tiff/*, OUTDIR/heif/* (one decoder's variants each)
+           OUTDIR/webp/*, OUTDIR/tiff/*, OUTDIR/heif/*, OUTDIR/bmp/*, OUTDIR/pnm/*
+           (one decoder's variants each)
 """
 import base64
 import io
@@ -86,6 +87,14 @@ def format_seeds(base):
     return webp, tiff, heif
 
 
+def bmp_pnm_seeds():
+    """Every BMP and PNM variant of tests/bmp_pnm_cases.py under 64 KiB (the
+    fuzzer's -max_len): RLE8/RLE4, OS/2, bitfields, P1-P6 at every maxval."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    import bmp_pnm_cases
+    return {"bmppnm_" + name: data for name, data, _ in bmp_pnm_cases.cases() if len(data) <= 65536}
+
+
 def requests(imgs):
     jpg, png = imgs["base.jpg"], imgs["rgb.png"]
     b = b"fuzzboundary"
@@ -130,8 +139,12 @@ def main():
     webp, tiff, heif = format_seeds(base)
     for store in (webp, tiff, heif):
         imgs.update(store)  # the whole-pipeline harness sees every format too
+    bmp_pnm = bmp_pnm_seeds()
+    imgs.update(bmp_pnm)
+    bmp = {n: d for n, d in bmp_pnm.items() if n.endswith(".bmp")}
+    pnm = {n: d for n, d in bmp_pnm.items() if n.endswith(".pnm")}
     for sub, items in (("image", imgs), ("http", requests(imgs)), ("webp", webp), ("tiff", tiff),
-                       ("heif", heif)):
+                       ("heif", heif), ("bmp", bmp), ("pnm", pnm)):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
         for name, data in items.items():
             with open(os.path.join(out, sub, name), "wb") as f:

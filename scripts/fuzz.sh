@@ -13,13 +13,16 @@ scripts/install-deps.sh test
 . scripts/lib/build.sh
 # The compiler is fixed per tree by its first configure: build-fuzz is clang's.
 CC=clang CXX=clang++ inferd_configure build-fuzz RelWithDebInfo OFF -DINFERD_FUZZ=ON -DINFERD_SANITIZE=ON >/dev/null
-cmake --build build-fuzz -j "$(nproc)" --target fuzz_image fuzz_http fuzz_webp fuzz_tiff fuzz_heif >/dev/null
+# Every harness fuzz/CMakeLists.txt defines: the whole image path, raw HTTP,
+# and each decoder alone.
+harnesses=(image http webp tiff heif bmp pnm)
+cmake --build build-fuzz -j "$(nproc)" --target "${harnesses[@]/#/fuzz_}" >/dev/null
 /usr/bin/python3 fuzz/make_seeds.py build-fuzz/seeds >/dev/null
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$root/fuzz/lsan-third-party.supp
 status=0
-for harness in image http webp tiff heif; do
+for harness in "${harnesses[@]}"; do
   bin=build-fuzz/fuzz/fuzz_$harness
   regressions=(fuzz/regressions/$harness/*)
   inputs=()

@@ -11,8 +11,9 @@ build=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libstb-de
        libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev libheif-dev)
 run=(python3 python3-torch python3-torchvision python3-pil python3-numpy curl ca-certificates)
 # libheif-examples (heif-enc/heif-convert: HEIC/AVIF test files and their
-# reference decode), imagemagick (TIFF variants), webp (cwebp).
-test=(clang libclang-rt-14-dev valgrind procps libheif-examples imagemagick webp)
+# reference decode), imagemagick (TIFF and BMP variants), webp (cwebp),
+# netpbm (PNM variants).
+test=(clang libclang-rt-14-dev valgrind procps libheif-examples imagemagick webp netpbm)
 bench=(wrk gunicorn python3-flask)
 
 groups=("${@:-test}")

@@ -21,6 +21,7 @@ static const image_decoder *const image_decoders[] = {
     &image_decoder_webp,
     &image_decoder_tiff,
     &image_decoder_heif,
+    &image_decoder_pnm,
 };
 #define IMAGE_DECODER_COUNT (sizeof(image_decoders) / sizeof(image_decoders[0]))
 

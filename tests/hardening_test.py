@@ -444,6 +444,7 @@ def malformed_cases(photos, small_jpeg, png, gif, bmp):
          {400, 413}, "413 ok: garbage header size"),
     ]
     cases += new_format_cases(png)
+    cases += bmp_pnm_malformed_cases(png)
     out = []
     for name, data, want, note in cases:
         # PIL is the reference decoder: say when it accepts a "malformed" file.
@@ -453,6 +454,31 @@ def malformed_cases(photos, small_jpeg, png, gif, bmp):
             want = set(want) | {200}
         out.append((name, data, want, note))
     return out
+
+
+def bmp_pnm_malformed_cases(png):
+    """Truncated and oversized-header BMP (RLE8) and PNM files, from the same
+    small photo: 400 and 413 with a JSON error, the server alive after each."""
+    import numpy as np
+    import bmp_pnm_cases  # tests/, next to this file
+    small = Image.open(io.BytesIO(png)).convert("RGB")
+    pal_img = small.quantize(256)
+    idx = np.asarray(pal_img)
+    pal = np.asarray(pal_img.getpalette()[:768], dtype=np.uint8).reshape(-1, 3)
+    w, h = small.size
+    rle = bmp_pnm_cases.bmp(w, h, 8, pixels=bmp_pnm_cases.rle8_encode(idx), palette=pal, compression=1)
+    check(pil_decodes(rle), "the RLE8 BMP made for the malformed cases is one PIL decodes")
+    rle_huge = rle[:18] + struct.pack("<ii", 30000, 30000) + rle[26:]
+    ppm = encode(small, "PPM")
+    plain = b"P3 %d %d 255\n" % (w, h) + b" ".join(b"%d" % v for v in small.tobytes()) + b"\n"
+    return [
+        ("BMP RLE8 truncated at half", rle[:len(rle) // 2], {400}, ""),
+        ("BMP RLE8 ends early (end of bitmap)", rle[:-200] + b"\0\1", {400}, ""),
+        ("BMP RLE8 header 30000x30000 (tiny file)", rle_huge, {413}, ""),
+        ("PPM (P6) truncated at half", ppm[:len(ppm) // 2], {400}, ""),
+        ("PPM plain (P3) truncated at half", plain[:len(plain) // 2] + b"\n", {400}, ""),
+        ("PGM header 100000x100000 (tiny file)", b"P5 100000 100000 255\n" + b"\0" * 64, {413}, ""),
+    ]
 
 
 # ------------------------------------------------------------- sections -----

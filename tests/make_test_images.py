@@ -230,6 +230,7 @@ def generate(outdir, shared_dir=DEFAULT_SHARED_DIR, include_invalid=True):
     save(Image.fromarray(synthetic_rgb(257, 199, _seed_for(name)), "RGB"), name)
     name = "bmp_palette8_199x257.bmp"
     save(_palette_image(199, 257, _seed_for(name), 256), name)
+    _bmp_pnm_variants(outdir, written, include_invalid)
 
     # --- GIF -----------------------------------------------------------------
     # optimize=False: PIL would otherwise drop unused entries, renumber the
@@ -450,6 +451,25 @@ def _is_heif(p):
     with open(p, "rb") as f:
         head = f.read(12)
     return len(head) == 12 and head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
+def _bmp_pnm_variants(outdir, written, include_invalid):
+    """Every BMP and PNM variant of tests/bmp_pnm_cases.py (RLE8/RLE4, OS/2,
+    bitfields, top-down, odd palettes; P1-P6 at every maxval kind), and the
+    ones Pillow refuses. Left out: Pillow's private PPM extensions (Pillow
+    opens them, inferd refuses them on purpose) and a file Pillow judges
+    differently from a path than from bytes (see bmp_pnm_cases.py)."""
+    import bmp_pnm_cases  # tests/, next to this file
+    for name, data, expected in bmp_pnm_cases.cases():
+        if (name in bmp_pnm_cases.REFUSED_THOUGH_PILLOW_OPENS or name in bmp_pnm_cases.PILLOW_PATH_DIFFERS
+                or (expected != "ok" and not include_invalid)):
+            continue
+        fname = "bmppnm_" + name
+        with open(os.path.join(outdir, fname), "wb") as f:
+            f.write(data)
+        written.append((fname, expected == "ok"))
+
+
+# PNM decodes exactly too (Pillow reports it as "PPM" whatever the type).
+LOSSLESS_FORMATS = LOSSLESS_FORMATS + ("PPM",)
 
 
 def _describe(p, expected_valid):

@@ -50,6 +50,7 @@ LOGIT_TOL = 1e-3
 TIE_TOL_CAP = 2e-3
 EXT_FORMATS = {".png": "PNG", ".bmp": "BMP", ".gif": "GIF", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
                ".tif": "TIFF", ".tiff": "TIFF", ".heic": "HEIF", ".avif": "HEIF"}
+EXT_FORMATS[".pnm"] = "PPM"  # BMP/PNM variants (make_test_images._bmp_pnm_variants)
 
 
 class Checks:
