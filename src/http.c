@@ -16,6 +16,9 @@
 #include <microhttpd.h>
 
 #include "kserve.h"
+
+/* interim: the configurable model name arrives with the v2 handler */
+#define KSERVE_MODEL_NAME "densenet121"
 #include "log.h"
 #include "pipeline.h"
 #include "response.h"
@@ -360,6 +363,19 @@ static void observe_item(http_server *s, const image_item *item) {
     metrics_count_image(s->deps.metrics, item->status == 200);
 }
 
+static void kserve_model_of(const http_deps *d, kserve_model *m) {
+    memset(m, 0, sizeof(*m));
+    m->name = KSERVE_MODEL_NAME;
+    m->version = "1";
+    m->platform = "pytorch_libtorch";
+    m->labels = d->labels;
+    m->num_classes = d->num_classes;
+    m->channels = 3;
+    m->height = m->width = d->cfg->crop;
+    m->weights = d->model_kind;
+    m->precision = d->precision;
+}
+
 static enum MHD_Result answer_kserve(request *req) {
     const http_deps *d = &req->server->deps;
     for (int i = 0; i < req->item_count; i++) {
@@ -373,8 +389,14 @@ static enum MHD_Result answer_kserve(request *req) {
     const float **logits = malloc(sizeof(float *) * (size_t)req->item_count);
     if (!logits) return send_json(req, 500, NULL, NULL);
     for (int i = 0; i < req->item_count; i++) logits[i] = req->items[i].logits;
-    char *body = kserve_infer_response(&req->kserve, d->labels, logits, d->num_classes);
+    kserve_model m;
+    kserve_model_of(d, &m);
+    kserve_response resp;
+    int rc = kserve_infer_response(&req->kserve, &m, logits, &resp);
     free(logits);
+    if (rc != 0) return send_json(req, 500, NULL, NULL);
+    char *body = (char *)resp.body; /* JSON only here (binary outputs come with the v2 handler) */
+    resp.body = NULL;
     return send_json(req, 200, body, NULL);
 }
 
@@ -530,8 +552,11 @@ static enum MHD_Result begin_request(request *req, const char *method) {
         return send_json(req, 200, kserve_server_metadata(INFERD_VERSION), NULL);
     case ROUTE_V2_MODEL:
         if (!get) return method_not_allowed(req, "GET, HEAD");
-        return send_json(req, 200, kserve_model_metadata(d->cfg->crop, d->num_classes, d->model_kind, d->precision),
-                         NULL);
+    {
+        kserve_model m;
+        kserve_model_of(d, &m);
+        return send_json(req, 200, kserve_model_metadata(&m), NULL);
+    }
     case ROUTE_V2_INFER: {
         if (strcmp(method, "POST") != 0) return method_not_allowed(req, "POST");
         if (check_content_length(req) != MHD_YES || req->state == REQ_ANSWERED) return MHD_YES;
@@ -626,18 +651,21 @@ static enum MHD_Result body_complete(request *req) {
         return send_error(req, 400, "topk must be an integer from 1 to 1000");
     if (req->json_body) {
         char err[256];
-        int status = kserve_parse_infer(req->json_text ? req->json_text : "", req->json_len,
-                                        req->server->deps.cfg->max_images, &req->kserve, err, sizeof(err));
+        kserve_limits lim = {req->server->deps.cfg->max_images, 3, req->server->deps.cfg->crop,
+                             req->server->deps.cfg->crop};
+        int status = kserve_parse_infer((const uint8_t *)(req->json_text ? req->json_text : ""), req->json_len,
+                                        KSERVE_JSON_ONLY, &lim, &req->kserve, err, sizeof(err));
         free(req->json_text);
         req->json_text = NULL;
         if (status != 0) return send_error(req, status, err);
         /* The decoded images become ordinary items; kserve keeps only the options. */
-        for (int i = 0; i < req->kserve.image_count; i++) {
+        for (int i = 0; i < req->kserve.item_count; i++) {
+            if (!req->kserve.items[i].image) return send_error(req, 400, "tensor inputs come with the v2 handler");
             image_item *item = add_item(req);
             if (!item) return send_error(req, req->error_status, req->error);
-            item->data = req->kserve.images[i].data;
-            item->len = req->kserve.images[i].len;
-            req->kserve.images[i].data = NULL;
+            item->data = req->kserve.items[i].image;
+            item->len = req->kserve.items[i].image_len;
+            req->kserve.items[i].image = NULL;
         }
     }
     if (req->item_count == 0) {
