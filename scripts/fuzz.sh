@@ -2,6 +2,7 @@
 # Builds the libFuzzer harnesses (clang, ASan+UBSan), replays every kept
 # regression input, then fuzzes each harness for a bounded time.
 #   scripts/fuzz.sh [SECONDS_PER_HARNESS]     (default 60; CI uses a short pass)
+#   INFERD_FUZZ_HARNESSES="kserve" scripts/fuzz.sh 60   (only some harnesses)
 # A crash is copied to fuzz/regressions/<harness>/ (commit it with the fix)
 # and the script exits non-zero.
 set -euo pipefail
@@ -12,12 +13,12 @@ scripts/install-deps.sh test
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DINFERD_FUZZ=ON -DINFERD_SANITIZE=ON -DBUILD_TESTING=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j "$(nproc)" --target fuzz_image fuzz_http >/dev/null
+cmake --build build-fuzz -j "$(nproc)" --target fuzz_image fuzz_http fuzz_kserve >/dev/null
 /usr/bin/python3 fuzz/make_seeds.py build-fuzz/seeds >/dev/null
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
-for harness in image http; do
+for harness in ${INFERD_FUZZ_HARNESSES:-image http kserve}; do
   bin=build-fuzz/fuzz/fuzz_$harness
   regressions=(fuzz/regressions/$harness/*)
   inputs=()

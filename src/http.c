@@ -475,7 +475,7 @@ static enum MHD_Result send_page(request *req) {
 static enum MHD_Result send_info(request *req) {
     const http_deps *d = &req->server->deps;
     return send_json(req, 200,
-                     response_info_json(INFERD_VERSION, d->model_arch, d->model_kind, d->model_seed, d->precision,
+                     response_info_json(INFERD_VERSION, d->model_name, d->model_arch, d->model_kind, d->model_seed, d->precision,
                                         d->cfg->crop, (long long)d->cfg->max_body_bytes, (long long)d->cfg->max_pixels,
                                         d->cfg->max_images),
                      NULL);
@@ -487,7 +487,7 @@ static enum MHD_Result send_metrics(request *req) {
         .in_flight = atomic_load(&s->in_flight),
         .queue_depth = batcher_queue_depth(s->deps.batcher),
         .ready = atomic_load(&s->ready),
-        .model_name = s->deps.model_arch,
+        .model_name = s->deps.model_name,
         .weights = s->deps.model_kind,
         .precision = s->deps.precision,
     };
