@@ -18,6 +18,12 @@ add_test(NAME api_server
 set_tests_properties(api_server PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900 RUN_SERIAL TRUE
                      LABELS "server")
 
+# The same API under a configured model name: every v2 route moves with it.
+add_test(NAME api_server_named
+         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/api_test.py ${INFERD_SERVER_TEST_ARGS} --model-name my_classifier)
+set_tests_properties(api_server_named PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900 RUN_SERIAL TRUE
+                     LABELS "server")
+
 add_test(NAME soak_quick
          COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/soak.py --quick ${INFERD_SERVER_TEST_ARGS})
 set_tests_properties(soak_quick PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 1800 RUN_SERIAL TRUE
