@@ -136,14 +136,6 @@ static http_body_kind v2_request(http_request *req) {
         return HTTP_BODY_NONE;
     }
     if (http_request_refuse_large_body(req)) return HTTP_BODY_NONE;
-    /* JSON alone, or (binary tensor data extension) a JSON header and binary
-     * data: clients send either type, or none. */
-    const char *type = http_request_header(req, "Content-Type");
-    if (type && strncasecmp(type, "application/json", 16) != 0 && strncasecmp(type, "application/octet-stream", 24) != 0) {
-        http_respond_error(req, 415, "the infer request must be application/json (or application/octet-stream with "
-                                     "Inference-Header-Content-Length)");
-        return HTTP_BODY_NONE;
-    }
     v2_infer *v = calloc(1, sizeof(*v));
     if (!v) {
         http_respond_json(req, 500, NULL);
@@ -155,6 +147,16 @@ static http_body_kind v2_request(http_request *req) {
     const char *header_len = http_request_header(req, "Inference-Header-Content-Length");
     if (header_len && kserve_parse_header_length(header_len, &v->header_len) != 0) {
         http_respond_error(req, 400, "Inference-Header-Content-Length must be a byte count");
+        return HTTP_BODY_NONE;
+    }
+    /* A JSON body says so; with the binary tensor data extension the header
+     * length frames the body, whatever type the client names (Triton's
+     * clients send application/octet-stream, curl its form default). */
+    const char *type = http_request_header(req, "Content-Type");
+    if (!header_len && type && strncasecmp(type, "application/json", 16) != 0 &&
+        strncasecmp(type, "application/octet-stream", 24) != 0) {
+        http_respond_error(req, 415, "the infer request must be application/json (or carry "
+                                     "Inference-Header-Content-Length for binary tensor data)");
         return HTTP_BODY_NONE;
     }
     return HTTP_BODY_BYTES;
