@@ -60,6 +60,9 @@ def requests(imgs):
     infer = json.dumps({"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES",
                                     "data": [base64.b64encode(png).decode()]}],
                         "outputs": [{"name": "classification", "parameters": {"classification": 3}}]}).encode()
+    binary_infer_header = json.dumps(
+        {"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES", "parameters": {"binary_data_size": len(png) + 4}}],
+         "outputs": [{"name": "logits", "parameters": {"classification": 2, "binary_data": True}}]}).encode()
     return {
         "get_root": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
         "get_html": b"GET / HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n\r\n",
@@ -72,6 +75,9 @@ def requests(imgs):
         "chunked": (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n" +
                     hex(len(png))[2:].encode() + b"\r\n" + png + b"\r\n0\r\n\r\n"),
         "v2_infer": post(b"/v2/models/densenet121/infer", b"application/json", infer),
+        "v2_infer_binary": post(b"/v2/models/densenet121/infer", b"application/octet-stream",
+                                binary_infer_header + struct.pack("<I", len(png)) + png,
+                                b"Inference-Header-Content-Length: " + str(len(binary_infer_header)).encode() + b"\r\n"),
         "keepalive_two": b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /ready HTTP/1.1\r\nHost: x\r\n\r\n",
     }
 

@@ -232,13 +232,11 @@ static void v2_results(http_request *req) {
     kserve_model m;
     model_of(req->deps, &m);
     kserve_response resp;
-    v->kr.item_count = 0; /* its items are the transport's now: only the options are left */
     int built = -1;
     if (logits) {
+        /* kr's items moved to the transport; their count is still the request's. */
         for (int i = 0; i < req->item_count; i++) logits[i] = req->items[i].logits;
-        v->kr.item_count = req->item_count;
         built = kserve_infer_response(&v->kr, &m, logits, &resp);
-        v->kr.item_count = 0;
     }
     free(logits);
     if (built != 0) {
