@@ -78,6 +78,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         .tensor_len = preprocess_tensor_len(pp),
         .num_classes = model_num_classes(models[0]),
         .metrics = metrics_create(),
+        .model_name = "densenet121",
+        .model_stats = model_stats_create(),
         .model_arch = "stub",
         .model_kind = "seeded",
         .model_seed = 0,

@@ -19,6 +19,7 @@ typedef struct {
     int connection_timeout_s;
     /* model */
     char *model_path;
+    char *model_name;     /* the v2 API's model name; "" = from the model file */
     char *class_index_path;
     int threads;          /* libtorch intra-op threads per model instance */
     int model_instances;  /* independent model copies, each with its own worker */

@@ -111,6 +111,10 @@ int http_request_add_tensor(http_request *req, float *tensor);
 
 /* Copies body. */
 void http_respond(http_request *req, int status, const char *content_type, const char *body, size_t len);
+/* Copies body; adds one more response header (a protocol's own, e.g.
+ * Inference-Header-Content-Length) when header is not NULL. */
+void http_respond_with_header(http_request *req, int status, const char *content_type, const char *body, size_t len,
+                              const char *header, const char *value);
 /* Takes json (malloc'd); NULL answers 500 "out of memory". */
 void http_respond_json(http_request *req, int status, char *json);
 void http_respond_error(http_request *req, int status, const char *message);

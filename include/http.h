@@ -15,6 +15,7 @@
 #include "config.h"
 #include "labels.h"
 #include "metrics.h"
+#include "model_stats.h"
 #include "preprocess.h"
 
 typedef struct {
@@ -25,6 +26,8 @@ typedef struct {
     size_t tensor_len;
     int num_classes;
     metrics *metrics;
+    const char *model_name;   /* the v2 API's name (model_name, else the arch, else the file's stem) */
+    model_stats *model_stats; /* the statistics extension's counters */
     const char *model_arch;   /* e.g. "densenet121" */
     const char *model_kind;   /* "pretrained", "seeded", "unknown" */
     long long model_seed;     /* -1 when not seeded */

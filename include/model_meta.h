@@ -4,6 +4,8 @@
 #ifndef INFERD_MODEL_META_H
 #define INFERD_MODEL_META_H
 
+#include <stddef.h>
+
 typedef struct {
     char arch[64];
     char weights[32]; /* "pretrained", "seeded" or "unknown" */
@@ -14,6 +16,15 @@ typedef struct {
 
 /* Never fails: missing or malformed metadata gives weights "unknown". */
 void model_meta_parse(const char *json, model_meta *out);
+
+/* A model name inferd accepts: 1-63 of [A-Za-z0-9_.-], not "." or "..",
+ * so that it is one URL path segment as it stands. */
+int model_meta_valid_name(const char *name);
+
+/* The model's name on the v2 API when none is configured: the arch stored
+ * in the file, else the file's stem, with characters a name cannot hold
+ * replaced by '_'. */
+void model_meta_default_name(const model_meta *meta, const char *model_path, char *out, size_t outlen);
 
 /* One line for the start-up log, with the warning a seeded model needs. */
 void model_meta_describe(const model_meta *meta, char *out, int outlen);

@@ -35,9 +35,9 @@ typedef struct {
  * object, or {"error":..,"status":..} for an image that failed. */
 char *response_results_json(const labels *l, const response_item *items, int count, int num_classes, int topk);
 
-/* GET /info: {"name":"inferd","version":..,"model":{"arch","weights","seed","precision","input_size"},
+/* GET /info: {"name":"inferd","version":..,"model":{"name","arch","weights","seed","precision","input_size"},
  *             "limits":{"max_body_bytes","max_pixels","max_images"}} */
-char *response_info_json(const char *version, const char *arch, const char *weights, long long seed,
+char *response_info_json(const char *version, const char *model_name, const char *arch, const char *weights, long long seed,
                          const char *precision, int input_size, long long max_body_bytes, long long max_pixels,
                          int max_images);
 

@@ -7,7 +7,8 @@
 #      user (image config and `id -u` inside); the image has a HEALTHCHECK
 #      and says which weights it holds (label org.inferd.weights);
 #   4. with --failover, scripts/failover-test.sh (compose + nginx, a replica
-#      stopped under load); with --k8s, deploy/k8s/validate.sh;
+#      stopped under load); with --k8s, deploy/k8s/validate.sh and
+#      deploy/kserve/validate.sh;
 # and prints image size, build time and time-to-ready.  Leaves the system as
 # found: stops the dockerd it started (not one that was already running;
 # KEEP_ENGINE=1 keeps it), keeps the image (IMG_NAME) as build cache.
@@ -107,6 +108,7 @@ if [ $failover = 1 ]; then
 fi
 if [ $k8s = 1 ]; then
   deploy/k8s/validate.sh
+  deploy/kserve/validate.sh
 fi
 
 size=$("${docker[@]}" image inspect -f '{{.Size}}' "$IMG_NAME")

@@ -2,6 +2,7 @@
 # Builds the libFuzzer harnesses (clang, ASan+UBSan), replays every kept
 # regression input, then fuzzes each harness for a bounded time.
 #   scripts/fuzz.sh [SECONDS_PER_HARNESS]     (default 60; CI uses a short pass)
+#   INFERD_FUZZ_HARNESSES="kserve" scripts/fuzz.sh 60   (only some harnesses)
 # A crash is copied to fuzz/regressions/<harness>/ (commit it with the fix)
 # and the script exits non-zero.
 set -euo pipefail
@@ -14,8 +15,9 @@ scripts/install-deps.sh test
 # The compiler is fixed per tree by its first configure: build-fuzz is clang's.
 CC=clang CXX=clang++ inferd_configure build-fuzz RelWithDebInfo OFF -DINFERD_FUZZ=ON -DINFERD_SANITIZE=ON >/dev/null
 # Every harness fuzz/CMakeLists.txt defines: the whole image path, raw HTTP,
-# and each decoder alone.
-harnesses=(image http webp tiff heif bmp pnm)
+# and each decoder alone, and the v2 binary tensor data parser.
+# INFERD_FUZZ_HARNESSES picks some of them.
+read -r -a harnesses <<< "${INFERD_FUZZ_HARNESSES:-image http kserve webp tiff heif bmp pnm}"
 cmake --build build-fuzz -j "$(nproc)" --target "${harnesses[@]/#/fuzz_}" >/dev/null
 /usr/bin/python3 fuzz/make_seeds.py build-fuzz/seeds >/dev/null
 

@@ -14,6 +14,7 @@
 
 #include <cJSON.h>
 
+#include "model_meta.h"
 #include "util.h"
 
 #ifndef INFERD_VERSION
@@ -43,6 +44,8 @@ static const config_key config_keys[] = {
     {"connection_timeout_s", KEY_INT, FIELD(connection_timeout_s), 1, 3600, NULL,
      "idle/read timeout of a connection, seconds"},
     {"model", KEY_STRING, FIELD(model_path), 0, 0, NULL, "TorchScript model file"},
+    {"model_name", KEY_STRING, FIELD(model_name), 0, 0, NULL,
+     "name of the model on the v2 API (/v2/models/NAME); empty = the arch in the model file, else its stem"},
     {"class_index", KEY_STRING, FIELD(class_index_path), 0, 0, NULL, "imagenet_class_index.json"},
     {"threads", KEY_INT, FIELD(threads), 0, 256, NULL,
      "libtorch intra-op threads per model worker (0 = online CPUs / model_instances)"},
@@ -97,6 +100,7 @@ void config_defaults(inferd_config *cfg) {
     cfg->max_connections = 512;
     cfg->connection_timeout_s = 30;
     set_string(&cfg->model_path, "models/densenet121.pt");
+    set_string(&cfg->model_name, "");
     set_string(&cfg->class_index_path, "imagenet_class_index.json");
     cfg->threads = 0;
     cfg->model_instances = 0;
@@ -331,6 +335,11 @@ int config_validate(const inferd_config *cfg, char *err, size_t errlen) {
     }
     if (!*cfg->model_path) {
         snprintf(err, errlen, "model path is empty");
+        return -1;
+    }
+    if (*cfg->model_name && !model_meta_valid_name(cfg->model_name)) {
+        snprintf(err, errlen, "model_name \"%s\" must be 1-63 characters of A-Z a-z 0-9 _ . - (a URL path segment)",
+                 cfg->model_name);
         return -1;
     }
     if (!*cfg->addr) {

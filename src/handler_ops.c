@@ -26,7 +26,7 @@ static void answer_metrics(http_request *req) {
         .in_flight = http_server_in_flight(req->server),
         .queue_depth = batcher_queue_depth(d->batcher),
         .ready = http_server_is_ready(req->server),
-        .model_name = d->model_arch,
+        .model_name = d->model_name,
         .weights = d->model_kind,
         .precision = d->precision,
     };
@@ -42,7 +42,7 @@ static void answer_metrics(http_request *req) {
 static void answer_info(http_request *req) {
     const http_deps *d = req->deps;
     http_respond_json(req, 200,
-                      response_info_json(INFERD_VERSION, d->model_arch, d->model_kind, d->model_seed, d->precision,
+                      response_info_json(INFERD_VERSION, d->model_name, d->model_arch, d->model_kind, d->model_seed, d->precision,
                                          d->cfg->crop, (long long)d->cfg->max_body_bytes,
                                          (long long)d->cfg->max_pixels, d->cfg->max_images));
 }

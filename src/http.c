@@ -156,6 +156,11 @@ int http_server_is_draining(const http_server *s) { return atomic_load(&((http_s
 /* ---- responses ---- */
 
 void http_respond(http_request *pub, int status, const char *content_type, const char *body, size_t len) {
+    http_respond_with_header(pub, status, content_type, body, len, NULL, NULL);
+}
+
+void http_respond_with_header(http_request *pub, int status, const char *content_type, const char *body, size_t len,
+                              const char *header, const char *value) {
     request *req = request_of(pub);
     req->state = REQ_ANSWERED;
     req->status_sent = status;
@@ -167,6 +172,7 @@ void http_respond(http_request *pub, int status, const char *content_type, const
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(resp, "X-Request-Id", pub->request_id);
+    if (header && value) MHD_add_response_header(resp, header, value);
     if (req->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     /* While draining, kept-alive clients are told to reconnect elsewhere. */

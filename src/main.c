@@ -30,10 +30,14 @@ typedef struct {
     http_server *http;
     metrics *metrics;
     model_meta meta;
+    char model_name[64];
+    model_stats *model_stats;
 } app;
 
 static void record_batch(void *ctx, int batch_size, double seconds) {
-    metrics_observe_batch(ctx, batch_size, seconds);
+    app *a = ctx;
+    metrics_observe_batch(a->metrics, batch_size, seconds);
+    model_stats_record_batch(a->model_stats, batch_size, (uint64_t)(seconds * 1e9));
 }
 
 static void app_free(app *a) {
@@ -47,6 +51,7 @@ static void app_free(app *a) {
     preprocess_free(a->preprocess);
     labels_free(a->labels);
     metrics_free(a->metrics);
+    model_stats_free(a->model_stats);
     config_free(&a->cfg);
 }
 
@@ -82,7 +87,8 @@ static int app_start(app *a, char *err, size_t errlen) {
     const inferd_config *cfg = &a->cfg;
     if (labels_load(cfg->class_index_path, &a->labels, err, errlen) != 0) return -1;
     a->metrics = metrics_create();
-    if (!a->metrics) {
+    a->model_stats = model_stats_create();
+    if (!a->metrics || !a->model_stats) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -107,6 +113,12 @@ static int app_start(app *a, char *err, size_t errlen) {
     else
         log_warn("model: %s", description);
 
+    if (*cfg->model_name)
+        snprintf(a->model_name, sizeof(a->model_name), "%s", cfg->model_name);
+    else
+        model_meta_default_name(&a->meta, cfg->model_path, a->model_name, sizeof(a->model_name));
+    log_info("model name on the v2 API: %s (version 1)", a->model_name);
+
     int classes = model_num_classes(a->model);
     if (classes != labels_count(a->labels)) {
         snprintf(err, errlen, "the model outputs %d classes but %s has %d", classes, cfg->class_index_path,
@@ -121,7 +133,7 @@ static int app_start(app *a, char *err, size_t errlen) {
         .request_timeout_ms = cfg->request_timeout_ms,
         .warmup_rounds = cfg->warmup,
         .on_batch = record_batch,
-        .on_batch_ctx = a->metrics,
+        .on_batch_ctx = a,
     };
     if (batcher_create(a->workers, a->worker_count, &bo, preprocess_tensor_len(a->preprocess), classes, &a->batcher,
                        err, errlen) != 0)
@@ -135,6 +147,8 @@ static int app_start(app *a, char *err, size_t errlen) {
         .tensor_len = preprocess_tensor_len(a->preprocess),
         .num_classes = classes,
         .metrics = a->metrics,
+        .model_name = a->model_name,
+        .model_stats = a->model_stats,
         .model_arch = a->meta.arch,
         .model_kind = a->meta.weights,
         .model_seed = a->meta.seed,

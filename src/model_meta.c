@@ -40,3 +40,33 @@ void model_meta_describe(const model_meta *meta, char *out, int outlen) {
                  "model of unknown provenance (no inferd metadata): do not trust its labels until checked");
     }
 }
+
+static int name_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+           c == '-';
+}
+
+int model_meta_valid_name(const char *name) {
+    size_t n = strlen(name);
+    if (n == 0 || n > 63 || !strcmp(name, ".") || !strcmp(name, "..")) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!name_char(name[i])) return 0;
+    return 1;
+}
+
+void model_meta_default_name(const model_meta *meta, const char *model_path, char *out, size_t outlen) {
+    if (outlen == 0) return;
+    if (strcmp(meta->arch, "unknown") != 0 && model_meta_valid_name(meta->arch)) {
+        snprintf(out, outlen, "%s", meta->arch);
+        return;
+    }
+    const char *base = strrchr(model_path, '/');
+    base = base ? base + 1 : model_path;
+    size_t n = strcspn(base, ".");
+    if (n == 0) n = strlen(base);
+    if (n > 63) n = 63;
+    if (n + 1 > outlen) n = outlen - 1;
+    for (size_t i = 0; i < n; i++) out[i] = name_char(base[i]) ? base[i] : '_';
+    out[n] = '\0';
+    if (!model_meta_valid_name(out)) snprintf(out, outlen, "model");
+}

@@ -93,13 +93,14 @@ char *response_results_json(const labels *l, const response_item *items, int cou
     return response_print_and_delete(root);
 }
 
-char *response_info_json(const char *version, const char *arch, const char *weights, long long seed,
+char *response_info_json(const char *version, const char *model_name, const char *arch, const char *weights, long long seed,
                          const char *precision, int input_size, long long max_body_bytes, long long max_pixels,
                          int max_images) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "name", "inferd");
     cJSON_AddStringToObject(root, "version", version);
     cJSON *m = cJSON_AddObjectToObject(root, "model");
+    cJSON_AddStringToObject(m, "name", model_name);
     cJSON_AddStringToObject(m, "arch", arch);
     cJSON_AddStringToObject(m, "weights", weights);
     if (seed >= 0)

@@ -3,8 +3,10 @@
 documents, checked against the server's own answers.
 
   * GET /health, /ready, /v2/health/live, /v2/health/ready, /v2,
-    /v2/models/densenet121, /v2/models/densenet121/ready, /info, /metrics;
-  * POST /v2/models/densenet121/infer (KServe v2, base64 BYTES input): one
+    /v2/models/NAME, /v2/models/NAME/ready, /info, /metrics, where NAME is
+    --model-name when given (passed to the server), else the default rule's
+    answer for the test model: the arch stored in the file (densenet121);
+  * POST /v2/models/NAME/infer (KServe v2, base64 BYTES input): one
     and several images, the classification extension ("logit:index:name",
     top-1 = the class POST / gives), raw FP32 logits [N,1000] (argmax = that
     class), and bad bodies (400 JSON);
@@ -54,6 +56,10 @@ from checks import check, results, find_model, loads, is_json_error, hdr, server
 
 
 
+# The v2 API's model name: --model-name when given, else what the server
+# derives for the test model (the arch stored in the file).
+MODEL_NAME = "densenet121"
+
 # ---------------------------------------------------------------- sections --
 
 def section_endpoints(server, version_cli):
@@ -77,17 +83,17 @@ def section_endpoints(server, version_cli):
         check(version_cli.endswith(" " + str(meta.get("version"))),
               f"/v2 version {meta.get('version')!r} is the one --version prints ({version_cli!r})")
 
-    st, _, body = server.request("GET", "/v2/models/densenet121")
+    st, _, body = server.request("GET", f"/v2/models/{MODEL_NAME}")
     m = loads(body)
-    check(st == 200 and isinstance(m, dict) and m.get("name") == "densenet121", f"GET /v2/models/densenet121: {st} {body!r}")
+    check(st == 200 and isinstance(m, dict) and m.get("name") == MODEL_NAME, f"GET /v2/models/{MODEL_NAME}: {st} {body!r}")
     if isinstance(m, dict):
         ins, outs = m.get("inputs") or [{}], m.get("outputs") or [{}]
         check(ins[0].get("datatype") == "BYTES", f"model input is BYTES: {ins}")
         check(outs[0].get("datatype") == "FP32" and outs[0].get("shape") == [-1, 1000],
               f"model output is FP32 [-1,1000]: {outs}")
         check((m.get("parameters") or {}).get("weights") == "seeded", f"model metadata says the weights are seeded: {m}")
-    st, _, body = server.request("GET", "/v2/models/densenet121/ready")
-    check(st == 200 and loads(body) == {"name": "densenet121", "ready": True}, f"GET /v2/models/densenet121/ready: {st} {body!r}")
+    st, _, body = server.request("GET", f"/v2/models/{MODEL_NAME}/ready")
+    check(st == 200 and loads(body) == {"name": MODEL_NAME, "ready": True}, f"GET /v2/models/{MODEL_NAME}/ready: {st} {body!r}")
     st, _, body = server.request("GET", "/v2/models/resnet50")
     check(st == 404 and is_json_error(body), f"an unknown model is 404 JSON: {st} {body!r}")
 
@@ -98,16 +104,17 @@ def section_endpoints(server, version_cli):
         model = info.get("model") or {}
         check(model.get("arch") == "densenet121" and model.get("weights") == "seeded" and model.get("seed") == 0,
               f"/info describes the seeded densenet121 (seed 0): {model}")
+        check(model.get("name") == MODEL_NAME, f"/info gives the v2 model name {MODEL_NAME}: {model.get('name')}")
         check(version_cli.endswith(" " + str(info.get("version"))), f"/info version {info.get('version')!r} matches --version")
 
     st, h, body = server.request("GET", "/metrics")
     check(st == 200 and b"# TYPE inferd_requests_total counter" in body, f"GET /metrics: {st}")
     check((hdr(h, "Content-Type") or "").startswith("text/plain"), f"/metrics is text/plain ({hdr(h, 'Content-Type')})")
 
-    for path in ("/health", "/ready", "/metrics", "/info", "/v2", "/v2/models/densenet121"):
+    for path in ("/health", "/ready", "/metrics", "/info", "/v2", f"/v2/models/{MODEL_NAME}"):
         st, h, body = server.request("POST", path, b"x", {"Content-Type": "image/jpeg"})
         check(st == 405 and hdr(h, "Allow") and is_json_error(body), f"POST {path}: 405 with Allow ({st}, {hdr(h, 'Allow')})")
-    st, h, body = server.request("GET", "/v2/models/densenet121/infer")
+    st, h, body = server.request("GET", f"/v2/models/{MODEL_NAME}/infer")
     check(st == 405 and hdr(h, "Allow") == "POST" and is_json_error(body), f"GET infer: 405 Allow: POST ({st} {hdr(h, 'Allow')})")
     st, _, body = server.request("GET", "/nope")
     check(st == 404 and is_json_error(body), f"unknown path: 404 JSON ({st} {body!r})")
@@ -121,7 +128,7 @@ def classify(server, data):
 
 def infer(server, payload, ctype="application/json"):
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    st, h, data = server.request("POST", "/v2/models/densenet121/infer", body, {"Content-Type": ctype})
+    st, h, data = server.request("POST", f"/v2/models/{MODEL_NAME}/infer", body, {"Content-Type": ctype})
     return st, h, data
 
 
@@ -139,7 +146,7 @@ def section_kserve(server, photos, wnid_index):
     r = loads(data)
     check(st == 200 and isinstance(r, dict), f"infer, one image, classification 5: {st} {data[:200]!r}")
     if isinstance(r, dict):
-        check(r.get("model_name") == "densenet121" and r.get("id") == "req-1", f"infer echoes model_name and id: {r.get('model_name')} {r.get('id')}")
+        check(r.get("model_name") == MODEL_NAME and r.get("id") == "req-1", f"infer echoes model_name and id: {r.get('model_name')} {r.get('id')}")
         out = (r.get("outputs") or [{}])[0]
         check(out.get("name") == "classification" and out.get("datatype") == "BYTES" and out.get("shape") == [1, 5],
               f"classification output is BYTES [1,5]: {out.get('name')} {out.get('datatype')} {out.get('shape')}")
@@ -530,7 +537,13 @@ def section_json_log(args, photos):
 
 def main():
     ap = server_test_parser(__doc__)
+    ap.add_argument("--model-name", default=None, help="start the server with this model_name and expect it")
     args = ap.parse_args()
+    global MODEL_NAME
+    name_args = []
+    if args.model_name:
+        MODEL_NAME = args.model_name
+        name_args = ["--model-name", args.model_name]
     args.model = find_model(args.model)
     with open(args.class_index) as f:
         class_index = json.load(f)
@@ -544,7 +557,7 @@ def main():
     try:
         version = section_cli(args.binary)
         server = Server(args.binary, args.model, args.class_index,
-                        extra_args=["--http-threads", "2", "--warmup", "1"], ready_timeout=300)
+                        extra_args=["--http-threads", "2", "--warmup", "1", *name_args], ready_timeout=300)
         section_endpoints(server, version or "")
         singles = section_kserve(server, photos, wnid_index)
         if all(singles.values()):

@@ -26,7 +26,21 @@ add_test(NAME api_server
 set_tests_properties(api_server PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900 RUN_SERIAL TRUE
                      LABELS "server")
 
+# The same API under a configured model name: every v2 route moves with it.
+add_test(NAME api_server_named
+         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/api_test.py ${INFERD_SERVER_TEST_ARGS} --model-name my_classifier)
+set_tests_properties(api_server_named PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900 RUN_SERIAL TRUE
+                     LABELS "server")
+
 add_test(NAME soak_quick
          COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/soak.py --quick ${INFERD_SERVER_TEST_ARGS})
 set_tests_properties(soak_quick PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 1800 RUN_SERIAL TRUE
                      LABELS "server;soak")
+
+# The Open Inference Protocol as Triton-style clients speak it (issue 12):
+# binary tensor data both ways, the FP32 tensor input, malformed sizes,
+# statistics/configuration, a configurable model name.
+add_test(NAME oip_server
+         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/oip_test.py ${INFERD_SERVER_TEST_ARGS})
+set_tests_properties(oip_server PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900 RUN_SERIAL TRUE
+                     LABELS "server")

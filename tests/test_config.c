@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "model_meta.h"
 
 extern char **environ;
 
@@ -508,6 +509,39 @@ static void test_check_config_and_help(void) {
     }
 }
 
+/* model_name: a URL path segment, checked at start; the default comes from
+ * the model file's metadata, else its stem. */
+static void test_model_name(void) {
+    inferd_config c;
+    char err[256];
+    config_defaults(&c);
+    CHECK_STR(c.model_name, "");
+    CHECK_EQ_INT(APPLY(&c, "{\"model_name\":\"my_classifier\"}", "n"), 0);
+    CHECK_STR(c.model_name, "my_classifier");
+    CHECK_EQ_INT(config_validate(&c, err, sizeof(err)), 0);
+    const char *bad[] = {"a/b", "..", "with space", "x?y", "0123456789012345678901234567890123456789012345678901234567890123"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        free(c.model_name);
+        c.model_name = strdup(bad[i]);
+        CHECK_MSG(config_validate(&c, err, sizeof(err)) == -1, "model_name '%s' accepted", bad[i]);
+    }
+    config_free(&c);
+
+    model_meta meta;
+    char name[64];
+    model_meta_parse("{\"arch\":\"resnet50\",\"weights\":\"pretrained\"}", &meta);
+    model_meta_default_name(&meta, "models/densenet121.pt", name, sizeof(name));
+    CHECK_STR(name, "resnet50");
+    model_meta_parse("", &meta);
+    model_meta_default_name(&meta, "/srv/models/my model.v2.pt", name, sizeof(name));
+    CHECK_STR(name, "my_model");
+    model_meta_default_name(&meta, "model.pt", name, sizeof(name));
+    CHECK_STR(name, "model");
+    model_meta_parse("{\"arch\":\"bad/arch\"}", &meta);
+    model_meta_default_name(&meta, "/x/y/classifier", name, sizeof(name));
+    CHECK_STR(name, "classifier");
+}
+
 int main(void) {
     clear_inferd_env();
     snprintf(tmp_dir, sizeof(tmp_dir), "%s/inferd-test-config-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -518,6 +552,7 @@ int main(void) {
     test_defaults();
     test_apply_json();
     test_validate();
+    test_model_name();
     test_load_precedence();
     test_load_values();
     test_check_config_and_help();

@@ -13,6 +13,7 @@ import glob
 import json
 import os
 import shutil
+import struct
 import sys
 import tempfile
 
@@ -50,7 +51,8 @@ def main():
     os.chmod(wrapper, 0o755)
 
     server = Server(wrapper, "stub-model", args.class_index,
-                    extra_args=["--http-threads", "2", "--warmup", "1", "--connection-timeout-s", "10"],
+                    extra_args=["--http-threads", "2", "--warmup", "1", "--connection-timeout-s", "10",
+                                "--model-name", "densenet121"],
                     ready_timeout=300)
     try:
         for path in images:
@@ -72,6 +74,26 @@ def main():
         status, _, got = server.json("POST", "/v2/models/densenet121/infer", json.dumps(infer).encode(),
                                      {"Content-Type": "application/json"})
         check(status == 200 and "outputs" in got, f"v2 infer: {status}")
+        # The binary tensor data extension: two images as BYTES elements, an
+        # FP32 tensor, binary logits and classification strings out.
+        tensor = struct.pack("<%df" % (3 * 224 * 224), *([0.25] * (3 * 224 * 224)))
+        elements = b"".join(struct.pack("<I", len(d)) + d for d in (data, data))
+        head = json.dumps({"inputs": [{"name": "image", "datatype": "BYTES", "shape": [2],
+                                       "parameters": {"binary_data_size": len(elements)}},
+                                      {"name": "tensor", "datatype": "FP32", "shape": [1, 3, 224, 224],
+                                       "parameters": {"binary_data_size": len(tensor)}}],
+                           "outputs": [{"name": "logits", "parameters": {"binary_data": True}},
+                                       {"name": "c", "parameters": {"classification": 2, "binary_data": True}}]}).encode()
+        status, headers, got = server.request("POST", "/v2/models/densenet121/infer", head + elements + tensor,
+                                              {"Inference-Header-Content-Length": str(len(head))})
+        check(status == 200 and any(k.lower() == "inference-header-content-length" for k in headers),
+              f"v2 binary infer: {status}")
+        status, _, _ = server.request("POST", "/v2/models/densenet121/infer", head + elements[:-3] + tensor,
+                                      {"Inference-Header-Content-Length": str(len(head))})
+        check(status == 400, f"v2 binary infer with sizes that do not add up: 400 ({status})")
+        for path in ("/v2/models/densenet121/stats", "/v2/models/densenet121/config", "/v2"):
+            status, _, _ = server.request("GET", path)
+            check(status == 200, f"GET {path}: 200 ({status})")
         for method, path, body, headers, want in [
             ("GET", "/", None, {}, 200), ("GET", "/", None, {"Accept": "text/html"}, 200),
             ("GET", "/metrics", None, {}, 200), ("GET", "/info", None, {}, 200), ("GET", "/nope", None, {}, 404),
