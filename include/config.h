@@ -29,9 +29,13 @@ typedef struct {
     int batch_delay_us;
     int queue_capacity;
     int request_timeout_ms;
-    /* preprocessing */
-    int resize;
-    int crop;
+    /* preprocessing (defaults come from the model file when it says; see
+     * model_meta_resolve) */
+    int resize;           /* Resize(n): shorter side; 0 when resize_hw is set */
+    int resize_hw[2];     /* Resize([h, w]); 0, 0 when resize is set. Must follow resize. */
+    int crop;             /* CenterCrop(n); 0 when crop_hw is not square */
+    int crop_hw[2];       /* CenterCrop([h, w]), always set. Must follow crop. */
+    char *interpolation;  /* "bilinear" or "bicubic" */
     double mean[3];
     double std[3];
     /* limits */
@@ -43,7 +47,21 @@ typedef struct {
     char *log_format;     /* "plain" or "json" */
     int access_log;
     char *static_dir;     /* serve the browser page from here instead of the built-in copy */
+    /* where each key's value came from, by key (config_key_origin) */
+    unsigned char origins[64];
 } inferd_config;
+
+typedef enum {
+    CONFIG_FROM_DEFAULT = 0, /* nobody set it: a model file's metadata may still supply it */
+    CONFIG_FROM_FILE,
+    CONFIG_FROM_ENV,
+    CONFIG_FROM_FLAG
+} config_origin;
+
+/* Where key's current value came from (CONFIG_FROM_DEFAULT for unknown keys). */
+config_origin config_key_origin(const inferd_config *cfg, const char *key);
+/* "default", "config file", "environment", "flag". */
+const char *config_origin_name(config_origin origin);
 
 typedef enum {
     CONFIG_RUN = 0,        /* configuration is complete: start */
