@@ -17,19 +17,17 @@
 #include "metrics.h"
 #include "model_meta.h"
 #include "preprocess.h"
+#include "served_model.h"
 #include "util.h"
 
 typedef struct {
     inferd_config cfg;
-    labels *labels;
-    preprocess *preprocess;
-    model *model;
-    model **workers; /* model_instances entries, all == model */
+    served_model *served; /* the model, its labels and preprocessing */
+    model **workers;      /* model_instances entries, all == served->model */
     int worker_count;
     batcher *batcher;
     http_server *http;
     metrics *metrics;
-    model_meta meta;
 } app;
 
 static void record_batch(void *ctx, int batch_size, double seconds) {
@@ -43,9 +41,7 @@ static void app_free(app *a) {
     http_server_stop(a->http);
     if (a->batcher) batcher_free(a->batcher);
     free(a->workers);
-    model_free(a->model);
-    preprocess_free(a->preprocess);
-    labels_free(a->labels);
+    served_model_release(a->served);
     metrics_free(a->metrics);
     config_free(&a->cfg);
 }
@@ -64,55 +60,45 @@ static int load_model(app *a, char *err, size_t errlen) {
     opts.intra_op_threads = threads > 0 ? threads : 1;
     opts.optimize = cfg->optimize;
     opts.precision = strcmp(cfg->precision, "bf16") == 0 ? MODEL_PRECISION_BF16 : MODEL_PRECISION_FP32;
-    opts.input_height = opts.input_width = cfg->crop;
-    if (model_load(cfg->model_path, &opts, &a->model, err, errlen) != 0) return -1;
+    if (served_model_load(cfg, &opts, &a->served, err, errlen) != 0) return -1;
+    a->served->generation = 1;
     a->workers = calloc((size_t)instances, sizeof(model *));
     if (!a->workers) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (int i = 0; i < instances; i++) a->workers[i] = a->model;
+    for (int i = 0; i < instances; i++) a->workers[i] = a->served->model;
     a->worker_count = instances;
-    log_info("model: %s loaded; %d worker(s) share it, %d intra-op thread(s) each, precision %s, optimize %s",
-             cfg->model_path, instances, opts.intra_op_threads, cfg->precision, cfg->optimize ? "on" : "off");
+    const served_model *sm = a->served;
+    log_info("model: %s loaded in %.2f s (%d classes, labels %s as %s); %d worker(s) share it, %d intra-op "
+             "thread(s) each, precision %s, optimize %s",
+             cfg->model_path, sm->load_seconds, sm->num_classes, cfg->class_index_path,
+             labels_format_name(labels_get_format(sm->labels)), instances, opts.intra_op_threads, cfg->precision,
+             cfg->optimize ? "on" : "off");
+    log_info("preprocessing: %s", sm->sources);
     return 0;
 }
 
 static int app_start(app *a, char *err, size_t errlen) {
     const inferd_config *cfg = &a->cfg;
-    if (labels_load(cfg->class_index_path, &a->labels, err, errlen) != 0) return -1;
     a->metrics = metrics_create();
     if (!a->metrics) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
 
-    preprocess_config pc;
-    preprocess_config_default(&pc);
-    pc.resize_short = cfg->resize;
-    pc.crop_width = pc.crop_height = cfg->crop;
-    for (int c = 0; c < 3; c++) {
-        pc.mean[c] = (float)cfg->mean[c];
-        pc.std[c] = (float)cfg->std[c];
-    }
-    if (preprocess_create(&pc, &a->preprocess, err, errlen) != 0) return -1;
-
     uint64_t t0 = util_now_ns();
     if (load_model(a, err, errlen) != 0) return -1;
-    model_meta_parse(model_metadata(a->model), &a->meta);
+    const served_model *sm = a->served;
     char description[256];
-    model_meta_describe(&a->meta, description, sizeof(description));
-    if (strcmp(a->meta.weights, "pretrained") == 0)
+    model_meta_describe(&sm->meta, description, sizeof(description));
+    if (strcmp(sm->meta.weights, "pretrained") == 0 || strcmp(sm->meta.weights, "user") == 0)
         log_info("model: %s", description);
     else
         log_warn("model: %s", description);
-
-    int classes = model_num_classes(a->model);
-    if (classes != labels_count(a->labels)) {
-        snprintf(err, errlen, "the model outputs %d classes but %s has %d", classes, cfg->class_index_path,
-                 labels_count(a->labels));
-        return -1;
-    }
+    int classes = sm->num_classes;
+    /* What /info and the v2 metadata report as the input size. */
+    a->cfg.crop = sm->preprocess_config.crop_height;
 
     batcher_options bo = {
         .max_batch = cfg->max_batch,
@@ -123,21 +109,22 @@ static int app_start(app *a, char *err, size_t errlen) {
         .on_batch = record_batch,
         .on_batch_ctx = a->metrics,
     };
-    if (batcher_create(a->workers, a->worker_count, &bo, preprocess_tensor_len(a->preprocess), classes, &a->batcher,
+    uint64_t warm_start = util_now_ns();
+    if (batcher_create(a->workers, a->worker_count, &bo, sm->tensor_len, classes, &a->batcher,
                        err, errlen) != 0)
         return -1;
 
     http_deps deps = {
         .cfg = cfg,
-        .labels = a->labels,
-        .preprocess = a->preprocess,
+        .labels = sm->labels,
+        .preprocess = sm->preprocess,
         .batcher = a->batcher,
-        .tensor_len = preprocess_tensor_len(a->preprocess),
+        .tensor_len = sm->tensor_len,
         .num_classes = classes,
         .metrics = a->metrics,
-        .model_arch = a->meta.arch,
-        .model_kind = a->meta.weights,
-        .model_seed = a->meta.seed,
+        .model_arch = sm->meta.arch,
+        .model_kind = sm->meta.weights,
+        .model_seed = sm->meta.seed,
         .precision = cfg->precision,
     };
     if (http_server_start(&deps, &a->http, err, errlen) != 0) return -1;
@@ -151,10 +138,12 @@ static int app_start(app *a, char *err, size_t errlen) {
         snprintf(err, errlen, warm < 0 ? "model warm-up forward failed" : "model warm-up timed out");
         return -1;
     }
+    a->served->warm_seconds = (double)(util_now_ns() - warm_start) / 1e9;
     /* Loading and warm-up leave freed buffers in malloc's arenas. */
     util_release_free_memory();
     http_server_set_ready(a->http, 1);
-    log_info("ready in %.0f ms (model loaded and warmed up)", (double)(util_now_ns() - t0) / 1e6);
+    log_info("ready in %.0f ms (model %s: load %.2f s, warm-up %.2f s)", (double)(util_now_ns() - t0) / 1e6,
+             sm->meta.name, sm->load_seconds, sm->warm_seconds);
     return 0;
 }
 
