@@ -66,3 +66,9 @@ add_test(NAME parity_reference_nonsquare
                  --parity-tool $<TARGET_FILE:parity_tool> --model ${INFERD_TEST_MODEL_NONSQUARE}
                  --shared-dir ${INFERD_SHARED_DATA})
 set_tests_properties(parity_reference_nonsquare PROPERTIES FIXTURES_REQUIRED seeded_nonsquare TIMEOUT 900)
+
+# A user's own 12-class model with a text label file (issue 15).
+add_test(NAME user_model_server
+         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/user_model_test.py --binary $<TARGET_FILE:inferd>
+                 --shared-dir ${INFERD_SHARED_DATA})
+set_tests_properties(user_model_server PROPERTIES TIMEOUT 900 LABELS "server")
