@@ -39,6 +39,12 @@ typedef struct served_model {
 int served_model_load(const inferd_config *cfg, const model_options *opts, served_model **out, char *err,
                       size_t errlen);
 
+/* Warm-up before serving: rounds forwards of zeros at each batch size
+ * 1..max_batch (the first TorchScript calls at a size specialise the graph
+ * and create oneDNN primitives). Fills warm_seconds. -1 with err if a
+ * forward fails. */
+int served_model_warm(served_model *sm, int max_batch, int rounds, char *err, size_t errlen);
+
 void served_model_acquire(served_model *sm);
 /* Drops a reference; the last one frees everything. NULL is allowed. */
 void served_model_release(served_model *sm);

@@ -68,6 +68,21 @@ fail:
     return -1;
 }
 
+int served_model_warm(served_model *sm, int max_batch, int rounds, char *err, size_t errlen) {
+    uint64_t t0 = util_now_ns();
+    float *inputs = calloc((size_t)max_batch * sm->tensor_len, sizeof(float));
+    float *logits = malloc(sizeof(float) * (size_t)max_batch * (size_t)sm->num_classes);
+    int rc = inputs && logits ? 0 : -1;
+    if (rc != 0) snprintf(err, errlen, "out of memory warming up the model");
+    for (int n = 1; n <= max_batch && rc == 0; n++)
+        for (int round = 0; round < rounds && rc == 0; round++)
+            rc = model_forward(sm->model, inputs, n, logits, err, errlen);
+    free(inputs);
+    free(logits);
+    sm->warm_seconds = (double)(util_now_ns() - t0) / 1e9;
+    return rc;
+}
+
 void served_model_acquire(served_model *sm) { __atomic_add_fetch(&sm->refs, 1, __ATOMIC_RELAXED); }
 
 void served_model_release(served_model *sm) {

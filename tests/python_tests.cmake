@@ -72,3 +72,8 @@ add_test(NAME user_model_server
          COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/user_model_test.py --binary $<TARGET_FILE:inferd>
                  --shared-dir ${INFERD_SHARED_DATA})
 set_tests_properties(user_model_server PROPERTIES TIMEOUT 900 LABELS "server")
+
+# Reload machinery with two real models (A efficientnet_b0, B the non-square resnet18).
+add_test(NAME unit_model_slot COMMAND test_model_slot ${INFERD_TEST_MODEL_EFFICIENTNET} ${INFERD_TEST_MODEL_NONSQUARE}
+         ${CMAKE_SOURCE_DIR}/imagenet_class_index.json)
+set_tests_properties(unit_model_slot PROPERTIES FIXTURES_REQUIRED "seeded_efficientnet;seeded_nonsquare" TIMEOUT 600)
