@@ -47,6 +47,12 @@ typedef struct {
     char *log_format;     /* "plain" or "json" */
     int access_log;
     char *static_dir;     /* serve the browser page from here instead of the built-in copy */
+    /* model control (reload over HTTP) */
+    char *model_control;    /* "none" (default: the door is shut) or "explicit" */
+    char *admin_token;      /* "" = none; else "Authorization: Bearer <token>" is required */
+    char *admin_token_file; /* read admin_token from this file (first line) when admin_token is empty */
+    char *admin_addr;       /* "" = the model-control routes are on the public listener */
+    int admin_port;         /* with admin_addr: their own listener (0 picks a free port) */
     /* where each key's value came from, by key (config_key_origin) */
     unsigned char origins[64];
 } inferd_config;

@@ -78,6 +78,15 @@ static const config_key config_keys[] = {
     {"access_log", KEY_BOOL, FIELD(access_log), 0, 1, NULL, "one log line per request on stderr"},
     {"static_dir", KEY_STRING, FIELD(static_dir), 0, 0, NULL,
      "serve index.html from this folder instead of the built-in page (empty = built-in)"},
+    {"model_control", KEY_STRING, FIELD(model_control), 0, 0, "none|explicit",
+     "reload over HTTP (POST /v2/repository/models/NAME/load): none = off; SIGHUP always reloads"},
+    {"admin_token", KEY_STRING, FIELD(admin_token), 0, 0, NULL,
+     "model control requires Authorization: Bearer TOKEN (empty = no token)"},
+    {"admin_token_file", KEY_STRING, FIELD(admin_token_file), 0, 0, NULL,
+     "read admin_token from this file's first line (empty = none)"},
+    {"admin_addr", KEY_STRING, FIELD(admin_addr), 0, 0, NULL,
+     "serve model control on its own listener at this address, e.g. 127.0.0.1 (empty = the public one)"},
+    {"admin_port", KEY_INT, FIELD(admin_port), 0, 65535, NULL, "port of the admin_addr listener (0 = a free one)"},
 };
 
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -169,6 +178,11 @@ void config_defaults(inferd_config *cfg) {
     set_string(&cfg->log_format, "plain");
     cfg->access_log = 1;
     set_string(&cfg->static_dir, "");
+    set_string(&cfg->model_control, "none");
+    set_string(&cfg->admin_token, "");
+    set_string(&cfg->admin_token_file, "");
+    set_string(&cfg->admin_addr, "");
+    cfg->admin_port = 0;
 }
 
 void config_free(inferd_config *cfg) {
@@ -511,7 +525,13 @@ static void print_config(FILE *out, const inferd_config *cfg) {
         const config_key *k = &config_keys[i];
         const void *slot = (const char *)cfg + k->offset;
         switch (k->type) {
-        case KEY_STRING: cJSON_AddStringToObject(root, k->name, *(char *const *)slot); break;
+        case KEY_STRING: {
+            const char *v = *(char *const *)slot;
+            /* a secret is never printed, only whether it is set */
+            if (k->offset == FIELD(admin_token) && *v) v = "(set)";
+            cJSON_AddStringToObject(root, k->name, v);
+            break;
+        }
         case KEY_INT: cJSON_AddNumberToObject(root, k->name, *(const int *)slot); break;
         case KEY_INT64: cJSON_AddNumberToObject(root, k->name, (double)*(const int64_t *)slot); break;
         case KEY_BOOL: cJSON_AddBoolToObject(root, k->name, *(const int *)slot); break;
@@ -632,6 +652,22 @@ config_action config_load(inferd_config *cfg, int argc, char **argv, FILE *out, 
         if (apply_text(cfg, k, value, origin, err, errlen) != 0) return CONFIG_EXIT_ERROR;
     }
 
+    if (!*cfg->admin_token && *cfg->admin_token_file) {
+        char *text;
+        size_t len;
+        char why[256];
+        if (util_read_file(cfg->admin_token_file, 4096, &text, &len, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "admin_token_file %s: %s", cfg->admin_token_file, why);
+            return CONFIG_EXIT_ERROR;
+        }
+        text[strcspn(text, "\r\n")] = '\0';
+        int rc = set_string(&cfg->admin_token, text);
+        free(text);
+        if (rc != 0 || !*cfg->admin_token) {
+            snprintf(err, errlen, "admin_token_file %s: empty first line", cfg->admin_token_file);
+            return CONFIG_EXIT_ERROR;
+        }
+    }
     if (config_validate(cfg, err, errlen) != 0) return CONFIG_EXIT_ERROR;
     if (check_only) {
         print_config(out, cfg);

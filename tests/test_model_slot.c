@@ -7,7 +7,8 @@
  * for bit, jobs started on A after the swap still finish on A. Then: a
  * concurrent second reload is refused as busy; a corrupt file, a missing
  * file and a label file of the wrong length fail and leave B serving, with
- * the error kept in the statistics. */
+ * the error kept in the statistics. The busy case also through
+ * model_control: 409 and state LOADING. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 #include "batcher.h"
 #include "check.h"
+#include "model_control.h"
 #include "model_slot.h"
 
 typedef struct {
@@ -191,6 +193,19 @@ int main(int argc, char **argv) {
     CHECK_MSG(stats.reloading, "the first reload never showed as running");
     CHECK_EQ_INT(model_slot_reload(slot, "test", err, sizeof(err)), MODEL_RELOAD_BUSY);
     CHECK_CONTAINS(err, "in progress");
+    /* The same through the model-control route: 409, and the index says LOADING. */
+    model_control mc = {.enabled = 1, .token = "", .slot = slot};
+    model_control_response r;
+    served_model *cur = model_slot_acquire(slot);
+    char load_path[200];
+    snprintf(load_path, sizeof(load_path), "/v2/repository/models/%s/load", cur->meta.name);
+    served_model_release(cur);
+    model_control_handle(&mc, "POST", load_path, NULL, &r);
+    CHECK_MSG(r.status == 409, "concurrent load: %d %s", r.status, r.body ? r.body : "");
+    free(r.body);
+    model_control_handle(&mc, "POST", "/v2/repository/index", NULL, &r);
+    CHECK_CONTAINS(r.body ? r.body : "", "LOADING");
+    free(r.body);
     pthread_join(t, NULL);
     CHECK_MSG(first.status == MODEL_RELOAD_OK, "first reload: %s", first.err);
 
