@@ -12,12 +12,12 @@ scripts/install-deps.sh test
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DINFERD_FUZZ=ON -DINFERD_SANITIZE=ON -DBUILD_TESTING=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j "$(nproc)" --target fuzz_image fuzz_http >/dev/null
+cmake --build build-fuzz -j "$(nproc)" --target fuzz_image fuzz_http fuzz_model_files >/dev/null
 /usr/bin/python3 fuzz/make_seeds.py build-fuzz/seeds >/dev/null
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
-for harness in image http; do
+for harness in image http model_files; do
   bin=build-fuzz/fuzz/fuzz_$harness
   regressions=(fuzz/regressions/$harness/*)
   inputs=()
