@@ -1,8 +1,11 @@
-/* http: the libmicrohttpd front end. Owns routing, request bodies (multipart
- * or raw), size limits, and the hand-off to the batcher: a handler thread
- * decodes and preprocesses, submits the tensors, suspends the connection and
- * is free for other clients; the model worker's completion resumes it. It
- * does not own the model, labels or preprocessing settings: main wires them. */
+/* http: the libmicrohttpd transport. Owns connections (the slow-client
+ * watchdog), routing a path to its handler (handler.h), request bodies
+ * (multipart, raw), size limits, the access log, and the hand-off to the
+ * batcher: an HTTP thread decodes and preprocesses, submits the tensors,
+ * suspends the connection and is free for other clients; the model worker's
+ * completion resumes it and the handler answers. It does not own what a
+ * route answers (the handlers do), nor the model, labels or preprocessing
+ * settings: main wires them. */
 #ifndef INFERD_HTTP_H
 #define INFERD_HTTP_H
 

@@ -15,22 +15,13 @@
 
 #include <microhttpd.h>
 
-#include "kserve.h"
+#include "handler.h"
 #include "log.h"
 #include "pipeline.h"
 #include "response.h"
 #include "util.h"
 
-#ifndef INFERD_VERSION
-#define INFERD_VERSION "0.1.0"
-#endif
-
-/* The browser page, embedded at build time from web/index.html. */
-extern const unsigned char inferd_web_page[];
-extern const size_t inferd_web_page_len;
-
 #define POST_BUFFER_SIZE (64 * 1024)
-#define MAX_TOPK_FIELD 16
 
 struct http_server {
     http_deps deps;
@@ -71,61 +62,49 @@ static void set_read_deadline(struct MHD_Connection *conn, uint64_t deadline_ns)
     if (t) atomic_store(&t->deadline_ns, deadline_ns);
 }
 
-typedef enum {
-    ROUTE_ROOT,
-    ROUTE_HEALTH,
-    ROUTE_READY,
-    ROUTE_METRICS,
-    ROUTE_INFO,
-    ROUTE_V2_SERVER,
-    ROUTE_V2_MODEL,
-    ROUTE_V2_MODEL_READY,
-    ROUTE_V2_INFER,
-    ROUTE_NOT_FOUND
-} route_id;
+/* Which handler answers a path: exact paths first, then prefixes (a
+ * prefix matches itself and anything under it after a '/'). */
+static const struct {
+    const char *path;
+    int prefix;
+    const handler *handler;
+} routes[] = {
+    {"/", 0, &handler_seed},
+    {"/health", 0, &handler_ops},
+    {"/ready", 0, &handler_ops},
+    {"/metrics", 0, &handler_ops},
+    {"/info", 0, &handler_ops},
+    {"/v2/health/live", 0, &handler_ops},
+    {"/v2/health/ready", 0, &handler_ops},
+    {"/v2", 1, &handler_v2},
+};
 
-/* Fixed metric labels, one per route: never client text. */
-static const char *const route_labels[] = {"/",         "/health",          "/ready",
-                                           "/metrics",  "/info",            "/v2",
-                                           "/v2/models", "/v2/models/ready", "/v2/models/infer",
-                                           "other"};
+static const handler *handler_of(const char *path) {
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        size_t n = strlen(routes[i].path);
+        if (routes[i].prefix ? !strncmp(path, routes[i].path, n) && (path[n] == '\0' || path[n] == '/')
+                             : !strcmp(path, routes[i].path))
+            return routes[i].handler;
+    }
+    return NULL;
+}
 
 typedef enum { REQ_RECEIVING, REQ_WAITING, REQ_ANSWERED } request_state;
 
+/* The transport's view of a request: the handlers' part first. */
 typedef struct {
-    uint8_t *data;
-    size_t len, cap;
-    int closed;       /* its multipart part has ended */
-    float *tensor;
-    float *logits;
-    int status;       /* HTTP status of this image's own result */
-    char error[256];
-    batch_job job;
-} image_item;
-
-typedef struct {
-    http_server *server;
+    http_request pub;
+    const handler *handler;
     struct MHD_Connection *conn;
     request_state state;
-    route_id route;
-    char method[16];
-    char path[256];
-    char request_id[64];
+    http_body_kind body_kind;
     struct MHD_PostProcessor *post;
-    int raw_body;
-    int json_body;             /* KServe infer: the body is JSON, kept in json_text */
-    char *json_text;
-    size_t json_len, json_cap;
-    kserve_request kserve;
-    image_item *items;
-    int item_count, item_cap;
-    image_item *current; /* the multipart part being streamed */
-    char topk_text[MAX_TOPK_FIELD + 1];
-    size_t topk_len;
-    int topk;
+    http_item *current; /* the multipart part being streamed */
     uint64_t body_bytes;
     int error_status; /* first request-level error, answered once the body is read */
     char error[256];
+    int queue_failed; /* MHD_queue_response failed: close the connection */
+    const char *allow; /* the Allow header of a 405 */
     atomic_int pending; /* jobs out at the batcher, plus one guard while submitting */
     uint64_t start_ns;
     int status_sent;
@@ -133,88 +112,146 @@ typedef struct {
     double queue_ms, model_ms;
 } request;
 
-static void observe_item(http_server *s, const image_item *item);
+static request *request_of(http_request *pub) { return (request *)pub; }
+
+/* ---- for handlers: reading the request ---- */
+
+const char *http_request_header(const http_request *pub, const char *name) {
+    return MHD_lookup_connection_value(((const request *)pub)->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_request_query(const http_request *pub, const char *name) {
+    return MHD_lookup_connection_value(((const request *)pub)->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+int http_request_is_get(const http_request *pub) { return !strcmp(pub->method, "GET") || !strcmp(pub->method, "HEAD"); }
+
+int http_server_is_ready(const http_server *s) { return atomic_load(&((http_server *)s)->ready); }
+
+int http_server_is_draining(const http_server *s) { return atomic_load(&((http_server *)s)->draining); }
 
 /* ---- responses ---- */
 
-static enum MHD_Result send_body(request *req, int status, const char *content_type, const char *body,
-                                 size_t len, const char *allow) {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-    if (!resp) return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
-    if (allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    if (status == MHD_HTTP_SERVICE_UNAVAILABLE) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-    /* While draining, kept-alive clients are told to reconnect elsewhere. */
-    if (atomic_load(&req->server->draining)) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result rc = MHD_queue_response(req->conn, (unsigned int)status, resp);
-    MHD_destroy_response(resp);
+void http_respond(http_request *pub, int status, const char *content_type, const char *body, size_t len) {
+    request *req = request_of(pub);
+    req->state = REQ_ANSWERED;
     req->status_sent = status;
     req->bytes_out = len;
-    req->state = REQ_ANSWERED;
-    return rc;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp) {
+        req->queue_failed = 1;
+        return;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(resp, "X-Request-Id", pub->request_id);
+    if (req->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    /* While draining, kept-alive clients are told to reconnect elsewhere. */
+    if (atomic_load(&pub->server->draining)) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (MHD_queue_response(req->conn, (unsigned int)status, resp) != MHD_YES) req->queue_failed = 1;
+    MHD_destroy_response(resp);
 }
 
-static enum MHD_Result send_json(request *req, int status, char *json, const char *allow) {
+void http_respond_json(http_request *pub, int status, char *json) {
     if (!json) {
         static const char fallback[] = "{\"error\":\"out of memory\"}";
-        return send_body(req, 500, "application/json", fallback, sizeof(fallback) - 1, NULL);
+        http_respond(pub, 500, "application/json", fallback, sizeof(fallback) - 1);
+        return;
     }
-    enum MHD_Result rc = send_body(req, status, "application/json", json, strlen(json), allow);
+    http_respond(pub, status, "application/json", json, strlen(json));
     free(json);
-    return rc;
 }
 
-static enum MHD_Result send_error(request *req, int status, const char *message) {
-    return send_json(req, status, response_error_json(message), NULL);
+void http_respond_error(http_request *pub, int status, const char *message) {
+    http_respond_json(pub, status, response_error_json(message));
 }
+
+void http_respond_method_not_allowed(http_request *pub, const char *allow) {
+    char msg[96];
+    snprintf(msg, sizeof(msg), "method %s not allowed here (allowed: %s)", pub->method, allow);
+    request_of(pub)->allow = allow;
+    http_respond_json(pub, 405, response_error_json(msg));
+}
+
+int http_request_answered(const http_request *pub) { return ((const request *)pub)->state == REQ_ANSWERED; }
 
 /* ---- request bodies ---- */
 
-static void set_request_error(request *req, int status, const char *message) {
+void http_request_fail(http_request *pub, int status, const char *message) {
+    request *req = request_of(pub);
     if (req->error_status) return; /* the first error is the one the client needs */
     req->error_status = status;
     snprintf(req->error, sizeof(req->error), "%s", message);
 }
 
-static image_item *add_item(request *req) {
-    int max_images = req->server->deps.cfg->max_images;
-    if (req->item_count >= max_images) {
+int http_request_refuse_large_body(http_request *pub) {
+    const char *length = http_request_header(pub, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    long long limit = (long long)pub->deps->cfg->max_body_bytes;
+    if (!length) return 0;
+    char *end;
+    unsigned long long n = strtoull(length, &end, 10);
+    if (end == length || n <= (unsigned long long)limit) return 0;
+    char msg[128];
+    snprintf(msg, sizeof(msg), "request body of %llu bytes is larger than the limit of %lld", n, limit);
+    http_respond_error(pub, 413, msg);
+    return 1;
+}
+
+static http_item *add_item(http_request *pub) {
+    int max_images = pub->deps->cfg->max_images;
+    if (pub->item_count >= max_images) {
         char msg[96];
         snprintf(msg, sizeof(msg), "too many images in one request (limit %d)", max_images);
-        set_request_error(req, 413, msg);
+        http_request_fail(pub, 413, msg);
         return NULL;
     }
-    if (req->item_count == req->item_cap) {
-        int cap = req->item_cap ? req->item_cap * 2 : 1;
-        image_item *grown = realloc(req->items, sizeof(image_item) * (size_t)cap);
+    if (pub->item_count == pub->item_cap) {
+        int cap = pub->item_cap ? pub->item_cap * 2 : 1;
+        http_item *grown = realloc(pub->items, sizeof(http_item) * (size_t)cap);
         if (!grown) {
-            set_request_error(req, 500, "out of memory");
+            http_request_fail(pub, 500, "out of memory");
             return NULL;
         }
-        req->items = grown;
-        req->item_cap = cap;
+        pub->items = grown;
+        pub->item_cap = cap;
     }
-    image_item *item = &req->items[req->item_count++];
+    http_item *item = &pub->items[pub->item_count++];
     memset(item, 0, sizeof(*item));
     return item;
 }
 
-static int append_bytes(request *req, image_item *item, const char *data, size_t size) {
+int http_request_add_image(http_request *pub, uint8_t *data, size_t len) {
+    http_item *item = add_item(pub);
+    if (!item) return -1;
+    item->data = data;
+    item->len = item->cap = len;
+    return 0;
+}
+
+int http_request_add_tensor(http_request *pub, float *tensor) {
+    http_item *item = add_item(pub);
+    if (!item) return -1;
+    item->tensor = tensor;
+    item->prepared = 1;
+    return 0;
+}
+
+static int append_bytes(http_request *pub, uint8_t **buf, size_t *len, size_t *cap, const char *data, size_t size,
+                        size_t spare) {
     if (size == 0) return 0;
-    if (item->len + size > item->cap) {
-        size_t cap = item->cap ? item->cap : 64 * 1024;
-        while (cap < item->len + size) cap *= 2;
-        uint8_t *grown = realloc(item->data, cap);
+    if (*len + size + spare > *cap) {
+        size_t grown_cap = *cap ? *cap : 64 * 1024;
+        while (grown_cap < *len + size + spare) grown_cap *= 2;
+        uint8_t *grown = realloc(*buf, grown_cap);
         if (!grown) {
-            set_request_error(req, 500, "out of memory");
+            http_request_fail(pub, 500, "out of memory");
             return -1;
         }
-        item->data = grown;
-        item->cap = cap;
+        *buf = grown;
+        *cap = grown_cap;
     }
-    memcpy(item->data + item->len, data, size);
-    item->len += size;
+    memcpy(*buf + *len, data, size);
+    *len += size;
     return 0;
 }
 
@@ -229,38 +266,16 @@ static enum MHD_Result post_iterator(void *cls, enum MHD_ValueKind kind, const c
     if (is_image_field(key)) {
         if (off == 0 && (!req->current || req->current->closed || req->current->len > 0)) {
             if (req->current) req->current->closed = 1;
-            req->current = add_item(req);
+            req->current = add_item(&req->pub);
             if (!req->current) return MHD_YES;
         }
-        if (req->current) append_bytes(req, req->current, data, size);
+        if (req->current)
+            append_bytes(&req->pub, &req->current->data, &req->current->len, &req->current->cap, data, size, 0);
         return MHD_YES;
     }
     if (req->current) req->current->closed = 1;
-    if (key && !strcmp(key, "topk")) {
-        if (req->topk_len + size > MAX_TOPK_FIELD) {
-            set_request_error(req, 400, "topk must be an integer from 1 to 1000");
-            return MHD_YES;
-        }
-        memcpy(req->topk_text + req->topk_len, data, size);
-        req->topk_len += size;
-        req->topk_text[req->topk_len] = '\0';
-    }
-    /* Other fields are ignored, as a form server would. */
+    if (req->handler->on_form_field) req->handler->on_form_field(&req->pub, key, data, size);
     return MHD_YES;
-}
-
-/* ---- topk ---- */
-
-static int parse_topk(const char *text, int *out) {
-    if (!text || !*text) return -1;
-    int v = 0;
-    for (const char *p = text; *p; p++) {
-        if (*p < '0' || *p > '9' || v > 100000) return -1;
-        v = v * 10 + (*p - '0');
-    }
-    if (v < 1 || v > 1000) return -1;
-    *out = v;
-    return 0;
 }
 
 /* ---- model hand-off ---- */
@@ -275,36 +290,39 @@ static void release_pending(request *req) {
 }
 
 /* Decodes every image of a fully received request, then submits the good ones
- * together (so that they can share a batch) and suspends the connection. The
- * connection is resumed, and answered, once the last job is done; when no
- * image reaches the model it is resumed at once. */
+ * together with any ready tensors (so that they can share a batch) and
+ * suspends the connection. The connection is resumed, and answered, once the
+ * last job is done; when no item reaches the model it is resumed at once. */
 static void start_inference(request *req) {
-    http_server *s = req->server;
+    http_server *s = req->pub.server;
     const http_deps *d = &s->deps;
-    batcher_expect(d->batcher, req->item_count);
-    for (int i = 0; i < req->item_count; i++) {
-        image_item *item = &req->items[i];
-        item->tensor = malloc(sizeof(float) * d->tensor_len);
+    http_request *pub = &req->pub;
+    batcher_expect(d->batcher, pub->item_count);
+    for (int i = 0; i < pub->item_count; i++) {
+        http_item *item = &pub->items[i];
         item->logits = malloc(sizeof(float) * (size_t)d->num_classes);
+        if (!item->prepared) item->tensor = malloc(sizeof(float) * d->tensor_len);
         if (!item->tensor || !item->logits) {
             item->status = 500;
             snprintf(item->error, sizeof(item->error), "out of memory");
             continue;
         }
+        if (item->prepared) continue;
         uint64_t t0 = util_now_ns();
         image_status st = pipeline_prepare(d->preprocess, &s->limits, item->data, item->len, item->tensor,
                                            item->error, sizeof(item->error));
         metrics_observe_preprocess(d->metrics, (double)(util_now_ns() - t0) / 1e9);
         free(item->data); /* the bytes are no longer needed: keep memory per request small */
         item->data = NULL;
+        item->prepared = 1;
         item->status = st == IMAGE_OK ? 0 : pipeline_http_status(st);
     }
     atomic_store(&req->pending, 1); /* guard: no resume before every job is out */
     atomic_fetch_add(&s->suspended, 1);
     MHD_suspend_connection(req->conn);
     req->state = REQ_WAITING;
-    for (int i = 0; i < req->item_count; i++) {
-        image_item *item = &req->items[i];
+    for (int i = 0; i < pub->item_count; i++) {
+        http_item *item = &pub->items[i];
         if (item->status != 0) {
             batcher_expect(d->batcher, -1);
             continue;
@@ -327,9 +345,12 @@ static void start_inference(request *req) {
     release_pending(req); /* drop the guard; resumes at once if every job already finished */
 }
 
+/* Turns each job's outcome into its item's HTTP status, and records it. */
 static void finish_items(request *req) {
-    for (int i = 0; i < req->item_count; i++) {
-        image_item *item = &req->items[i];
+    http_request *pub = &req->pub;
+    metrics *m = pub->deps->metrics;
+    for (int i = 0; i < pub->item_count; i++) {
+        http_item *item = &pub->items[i];
         if (item->status != 0) continue;
         batch_job *job = &item->job;
         switch (job->status) {
@@ -342,7 +363,7 @@ static void finish_items(request *req) {
         case BATCH_JOB_MODEL_ERROR:
             item->status = 500;
             snprintf(item->error, sizeof(item->error), "inference failed: %s", job->error);
-            log_error("request %s: %s", req->request_id, job->error);
+            log_error("request %s: %s", pub->request_id, job->error);
             break;
         }
         if (job->started_ns) {
@@ -350,229 +371,17 @@ static void finish_items(request *req) {
             double model_ms = (double)(job->finished_ns - job->started_ns) / 1e6;
             if (queue_ms > req->queue_ms) req->queue_ms = queue_ms;
             if (model_ms > req->model_ms) req->model_ms = model_ms;
-            metrics_observe_queue_wait(req->server->deps.metrics, queue_ms / 1e3);
+            metrics_observe_queue_wait(m, queue_ms / 1e3);
         }
     }
-    for (int i = 0; i < req->item_count; i++) observe_item(req->server, &req->items[i]);
+    for (int i = 0; i < pub->item_count; i++) metrics_count_image(m, pub->items[i].status == 200);
 }
 
-static void observe_item(http_server *s, const image_item *item) {
-    metrics_count_image(s->deps.metrics, item->status == 200);
-}
-
-static enum MHD_Result answer_kserve(request *req) {
-    const http_deps *d = &req->server->deps;
-    for (int i = 0; i < req->item_count; i++) {
-        image_item *item = &req->items[i];
-        if (item->status != 200) {
-            char msg[320];
-            snprintf(msg, sizeof(msg), "image %d: %s", i, item->error);
-            return send_error(req, item->status, msg);
-        }
-    }
-    const float **logits = malloc(sizeof(float *) * (size_t)req->item_count);
-    if (!logits) return send_json(req, 500, NULL, NULL);
-    for (int i = 0; i < req->item_count; i++) logits[i] = req->items[i].logits;
-    char *body = kserve_infer_response(&req->kserve, d->labels, logits, d->num_classes);
-    free(logits);
-    return send_json(req, 200, body, NULL);
-}
-
-static enum MHD_Result answer_inference(request *req) {
-    const http_deps *d = &req->server->deps;
-    finish_items(req);
-    if (req->route == ROUTE_V2_INFER) return answer_kserve(req);
-    if (req->item_count == 1) {
-        image_item *item = &req->items[0];
-        if (item->status != 200) return send_error(req, item->status, item->error);
-        return send_json(req, 200, response_result_json(d->labels, item->logits, d->num_classes, req->topk), NULL);
-    }
-    /* Several images: 200 with one entry per image, in order; a bad image
-     * gets {"error":..,"status":..} in its place. */
-    response_item *items = malloc(sizeof(response_item) * (size_t)req->item_count);
-    if (!items) return send_json(req, 500, NULL, NULL);
-    for (int i = 0; i < req->item_count; i++)
-        items[i] = (response_item){req->items[i].logits, req->items[i].status, req->items[i].error};
-    char *body = response_results_json(d->labels, items, req->item_count, d->num_classes, req->topk);
-    free(items);
-    return send_json(req, 200, body, NULL); /* NULL body: send_json answers 500 */
-}
-
-/* ---- routing ---- */
-
-static route_id route_of(const char *url) {
-    static const struct {
-        const char *path;
-        route_id route;
-    } table[] = {
-        {"/", ROUTE_ROOT},
-        {"/health", ROUTE_HEALTH},
-        {"/v2/health/live", ROUTE_HEALTH},
-        {"/ready", ROUTE_READY},
-        {"/v2/health/ready", ROUTE_READY},
-        {"/metrics", ROUTE_METRICS},
-        {"/info", ROUTE_INFO},
-        {"/v2", ROUTE_V2_SERVER},
-        {"/v2/models/" KSERVE_MODEL_NAME, ROUTE_V2_MODEL},
-        {"/v2/models/" KSERVE_MODEL_NAME "/versions/1", ROUTE_V2_MODEL},
-        {"/v2/models/" KSERVE_MODEL_NAME "/ready", ROUTE_V2_MODEL_READY},
-        {"/v2/models/" KSERVE_MODEL_NAME "/versions/1/ready", ROUTE_V2_MODEL_READY},
-        {"/v2/models/" KSERVE_MODEL_NAME "/infer", ROUTE_V2_INFER},
-        {"/v2/models/" KSERVE_MODEL_NAME "/versions/1/infer", ROUTE_V2_INFER},
-    };
-    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-        if (!strcmp(url, table[i].path)) return table[i].route;
-    return ROUTE_NOT_FOUND;
-}
-
-/* A browser asks for text/html; API clients (curl's default Accept: * / *,
- * or application/json) keep the original JSON answer. */
-static int wants_html(struct MHD_Connection *conn) {
-    const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
-    return accept && strstr(accept, "text/html") != NULL;
-}
-
-static enum MHD_Result send_page(request *req) {
-    const char *dir = req->server->deps.cfg->static_dir;
-    if (dir && *dir) {
-        char path[4096], err[128];
-        char *text;
-        size_t len;
-        snprintf(path, sizeof(path), "%s/index.html", dir);
-        if (util_read_file(path, 4u << 20, &text, &len, err, sizeof(err)) != 0) {
-            log_error("static page %s: %s", path, err);
-            return send_error(req, 500, "the browser page is not available");
-        }
-        enum MHD_Result rc = send_body(req, 200, "text/html; charset=utf-8", text, len, NULL);
-        free(text);
-        return rc;
-    }
-    return send_body(req, 200, "text/html; charset=utf-8", (const char *)inferd_web_page, inferd_web_page_len, NULL);
-}
-
-static enum MHD_Result send_info(request *req) {
-    const http_deps *d = &req->server->deps;
-    return send_json(req, 200,
-                     response_info_json(INFERD_VERSION, d->model_arch, d->model_kind, d->model_seed, d->precision,
-                                        d->cfg->crop, (long long)d->cfg->max_body_bytes, (long long)d->cfg->max_pixels,
-                                        d->cfg->max_images),
-                     NULL);
-}
-
-static enum MHD_Result send_metrics(request *req) {
-    http_server *s = req->server;
-    metrics_gauges g = {
-        .in_flight = atomic_load(&s->in_flight),
-        .queue_depth = batcher_queue_depth(s->deps.batcher),
-        .ready = atomic_load(&s->ready),
-        .model_name = s->deps.model_arch,
-        .weights = s->deps.model_kind,
-        .precision = s->deps.precision,
-    };
-    char *text = metrics_render(s->deps.metrics, &g);
-    if (!text) return send_json(req, 500, NULL, NULL);
-    enum MHD_Result rc = send_body(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text), NULL);
-    free(text);
-    return rc;
-}
-
-static enum MHD_Result method_not_allowed(request *req, const char *allow) {
-    char msg[96];
-    snprintf(msg, sizeof(msg), "method %s not allowed here (allowed: %s)", req->method, allow);
-    return send_json(req, 405, response_error_json(msg), allow);
-}
-
-static int is_get(const char *method) { return !strcmp(method, "GET") || !strcmp(method, "HEAD"); }
-
-static enum MHD_Result check_content_length(request *req) {
-    http_server *s = req->server;
-    const char *length = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (length) {
-        char *end;
-        unsigned long long n = strtoull(length, &end, 10);
-        if (end != length && n > (unsigned long long)s->deps.cfg->max_body_bytes) {
-            char msg[128];
-            snprintf(msg, sizeof(msg), "request body of %llu bytes is larger than the limit of %lld", n,
-                     (long long)s->deps.cfg->max_body_bytes);
-            return send_error(req, 413, msg);
-        }
-    }
-    return MHD_YES;
-}
-
-/* First call for a request: answers what needs no body, or prepares to read it. */
-static enum MHD_Result begin_request(request *req, const char *method) {
-    http_server *s = req->server;
-    const http_deps *d = &s->deps;
-    int get = is_get(method);
-    switch (req->route) {
-    case ROUTE_HEALTH:
-        if (!get) return method_not_allowed(req, "GET, HEAD");
-        return send_body(req, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
-    case ROUTE_READY:
-    case ROUTE_V2_MODEL_READY:
-        if (!get) return method_not_allowed(req, "GET, HEAD");
-        if (atomic_load(&s->draining)) return send_error(req, 503, "shutting down");
-        if (!atomic_load(&s->ready)) return send_error(req, 503, "model is loading");
-        if (req->route == ROUTE_V2_MODEL_READY) {
-            const char body[] = "{\"name\":\"" KSERVE_MODEL_NAME "\",\"ready\":true}";
-            return send_body(req, 200, "application/json", body, sizeof(body) - 1, NULL);
-        }
-        return send_body(req, 200, "application/json", "{\"status\":\"ready\"}", 18, NULL);
-    case ROUTE_METRICS:
-        if (!get) return method_not_allowed(req, "GET, HEAD");
-        return send_metrics(req);
-    case ROUTE_INFO:
-        if (!get) return method_not_allowed(req, "GET, HEAD");
-        return send_info(req);
-    case ROUTE_V2_SERVER:
-        if (!get) return method_not_allowed(req, "GET, HEAD");
-        return send_json(req, 200, kserve_server_metadata(INFERD_VERSION), NULL);
-    case ROUTE_V2_MODEL:
-        if (!get) return method_not_allowed(req, "GET, HEAD");
-        return send_json(req, 200, kserve_model_metadata(d->cfg->crop, d->num_classes, d->model_kind, d->precision),
-                         NULL);
-    case ROUTE_V2_INFER: {
-        if (strcmp(method, "POST") != 0) return method_not_allowed(req, "POST");
-        if (check_content_length(req) != MHD_YES || req->state == REQ_ANSWERED) return MHD_YES;
-        const char *type = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-        if (type && strncasecmp(type, "application/json", 16) != 0)
-            return send_error(req, 415, "the infer request must be application/json");
-        req->json_body = 1;
-        return MHD_YES;
-    }
-    case ROUTE_NOT_FOUND: return send_error(req, 404, "not found");
-    case ROUTE_ROOT: break;
-    }
-    if (get) {
-        if (wants_html(req->conn)) return send_page(req);
-        return send_json(req, 200, response_message_json("no input image"), NULL);
-    }
-    if (strcmp(method, "POST") != 0) return method_not_allowed(req, "GET, HEAD, POST");
-    if (check_content_length(req) != MHD_YES || req->state == REQ_ANSWERED) return MHD_YES;
-
-    const char *topk = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "topk");
-    if (!topk) topk = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Topk");
-    if (topk && parse_topk(topk, &req->topk) != 0)
-        return send_error(req, 400, "topk must be an integer from 1 to 1000");
-
-    const char *type = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (type && !strncasecmp(type, "multipart/form-data", 19)) {
-        req->post = MHD_create_post_processor(req->conn, POST_BUFFER_SIZE, post_iterator, req);
-        if (!req->post) return send_error(req, 400, "malformed multipart/form-data (missing or bad boundary)");
-        return MHD_YES;
-    }
-    if (type && (!strncasecmp(type, "image/", 6) || !strncasecmp(type, "application/octet-stream", 24))) {
-        req->raw_body = 1;
-        return MHD_YES;
-    }
-    return send_error(req, 415,
-                      "send the image as multipart/form-data field 'image', or as a raw body with "
-                      "Content-Type image/* or application/octet-stream");
-}
+/* ---- the libmicrohttpd callbacks ---- */
 
 static enum MHD_Result receive_body(request *req, const char *data, size_t *size) {
-    int64_t limit = req->server->deps.cfg->max_body_bytes;
+    http_request *pub = &req->pub;
+    int64_t limit = pub->deps->cfg->max_body_bytes;
     req->body_bytes += *size;
     if ((int64_t)req->body_bytes > limit) {
         /* libmicrohttpd cannot send a response while a body is still
@@ -583,72 +392,105 @@ static enum MHD_Result receive_body(request *req, const char *data, size_t *size
         if ((int64_t)req->body_bytes > hard_cap) return MHD_NO;
         char msg[96];
         snprintf(msg, sizeof(msg), "request body is larger than the limit of %lld bytes", (long long)limit);
-        set_request_error(req, 413, msg);
+        http_request_fail(pub, 413, msg);
         return MHD_YES;
     }
     if (!req->error_status) {
-        if (req->post) {
+        switch (req->body_kind) {
+        case HTTP_BODY_MULTIPART:
             if (MHD_post_process(req->post, data, *size) != MHD_YES)
-                set_request_error(req, 400, "malformed multipart/form-data body");
-        } else if (req->raw_body) {
-            image_item *item = req->item_count ? &req->items[0] : add_item(req);
-            if (item) append_bytes(req, item, data, *size);
-        } else if (req->json_body) {
-            if (req->json_len + *size + 1 > req->json_cap) {
-                size_t cap = req->json_cap ? req->json_cap : 64 * 1024;
-                while (cap < req->json_len + *size + 1) cap *= 2;
-                char *grown = realloc(req->json_text, cap);
-                if (!grown) {
-                    set_request_error(req, 500, "out of memory");
-                    *size = 0;
-                    return MHD_YES;
-                }
-                req->json_text = grown;
-                req->json_cap = cap;
-            }
-            memcpy(req->json_text + req->json_len, data, *size);
-            req->json_len += *size;
+                http_request_fail(pub, 400, "malformed multipart/form-data body");
+            break;
+        case HTTP_BODY_IMAGE: {
+            http_item *item = pub->item_count ? &pub->items[0] : add_item(pub);
+            if (item) append_bytes(pub, &item->data, &item->len, &item->cap, data, *size, 0);
+            break;
+        }
+        case HTTP_BODY_BYTES:
+            append_bytes(pub, (uint8_t **)&pub->body, &pub->body_len, &pub->body_cap, data, *size, 1);
+            if (pub->body) pub->body[pub->body_len] = '\0';
+            break;
+        case HTTP_BODY_NONE: break;
         }
     }
     *size = 0;
     return MHD_YES;
 }
 
-static enum MHD_Result body_complete(request *req) {
+static void body_complete(request *req) {
+    http_request *pub = &req->pub;
     if (req->post) {
         /* Destroying the post processor flushes it; an unterminated body is an error. */
-        if (MHD_destroy_post_processor(req->post) != MHD_YES && !req->error_status)
-            set_request_error(req, 400, "malformed multipart/form-data body (cut off before the closing boundary)");
+        if (MHD_destroy_post_processor(req->post) != MHD_YES)
+            http_request_fail(pub, 400, "malformed multipart/form-data body (cut off before the closing boundary)");
         req->post = NULL;
     }
-    if (req->error_status) return send_error(req, req->error_status, req->error);
-    if (req->topk_len && parse_topk(req->topk_text, &req->topk) != 0)
-        return send_error(req, 400, "topk must be an integer from 1 to 1000");
-    if (req->json_body) {
-        char err[256];
-        int status = kserve_parse_infer(req->json_text ? req->json_text : "", req->json_len,
-                                        req->server->deps.cfg->max_images, &req->kserve, err, sizeof(err));
-        free(req->json_text);
-        req->json_text = NULL;
-        if (status != 0) return send_error(req, status, err);
-        /* The decoded images become ordinary items; kserve keeps only the options. */
-        for (int i = 0; i < req->kserve.image_count; i++) {
-            image_item *item = add_item(req);
-            if (!item) return send_error(req, req->error_status, req->error);
-            item->data = req->kserve.images[i].data;
-            item->len = req->kserve.images[i].len;
-            req->kserve.images[i].data = NULL;
-        }
+    if (req->error_status) {
+        http_respond_error(pub, req->error_status, req->error);
+        return;
     }
-    if (req->item_count == 0) {
-        return send_error(req, 400,
-                          req->raw_body ? "empty request body: no image"
-                                        : "no image: send the file in multipart/form-data field 'image'");
+    if (req->handler->on_body) req->handler->on_body(pub);
+    if (req->state == REQ_ANSWERED) return;
+    if (req->error_status) {
+        http_respond_error(pub, req->error_status, req->error);
+        return;
+    }
+    if (pub->item_count == 0) {
+        log_error("request %s: the handler for %s neither answered nor gave images", pub->request_id, pub->path);
+        http_respond_error(pub, 500, "internal error: no answer");
+        return;
     }
     /* Suspends the connection; it is answered when resumed, even when no
-     * image reached the model (then release_pending resumed it at once). */
+     * item reached the model (then release_pending resumed it at once). */
     start_inference(req);
-    return MHD_YES;
+}
+
+static request *request_create(http_server *s, struct MHD_Connection *conn, const char *url, const char *method) {
+    request *req = calloc(1, sizeof(*req));
+    if (!req) return NULL;
+    http_request *pub = &req->pub;
+    pub->server = s;
+    pub->deps = &s->deps;
+    pub->route_label = "other";
+    req->conn = conn;
+    req->start_ns = util_now_ns();
+    snprintf(pub->method, sizeof(pub->method), "%s", method);
+    snprintf(pub->path, sizeof(pub->path), "%s", url);
+    const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    int rid_ok = rid && *rid && strlen(rid) < sizeof(pub->request_id);
+    for (const char *p = rid; rid_ok && *p; p++)
+        if (*p < 0x21 || *p > 0x7e) rid_ok = 0;
+    if (rid_ok)
+        snprintf(pub->request_id, sizeof(pub->request_id), "%s", rid);
+    else
+        snprintf(pub->request_id, sizeof(pub->request_id), "%016llx",
+                 (unsigned long long)atomic_fetch_add(&s->next_request_id, 1));
+    return req;
+}
+
+/* First call for a request: the handler answers from the headers or names
+ * the body to collect. */
+static void begin_request(request *req) {
+    http_request *pub = &req->pub;
+    req->handler = handler_of(pub->path);
+    if (!req->handler) {
+        http_respond_error(pub, 404, "not found");
+        return;
+    }
+    req->body_kind = req->handler->on_request(pub);
+    if (req->state == REQ_ANSWERED) return;
+    if (req->body_kind == HTTP_BODY_NONE) {
+        log_error("request %s: the handler for %s neither answered nor asked for a body", pub->request_id, pub->path);
+        http_respond_error(pub, 500, "internal error: no answer");
+        return;
+    }
+    if (req->body_kind == HTTP_BODY_MULTIPART) {
+        req->post = MHD_create_post_processor(req->conn, POST_BUFFER_SIZE, post_iterator, req);
+        if (!req->post) {
+            http_respond_error(pub, 400, "malformed multipart/form-data (missing or bad boundary)");
+            return;
+        }
+    }
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -658,41 +500,31 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     http_server *s = cls;
     request *req = *con_cls;
     if (!req) {
-        req = calloc(1, sizeof(*req));
+        req = request_create(s, conn, url, method);
         if (!req) return MHD_NO;
         *con_cls = req;
-        req->server = s;
-        req->conn = conn;
-        req->start_ns = util_now_ns();
-        snprintf(req->method, sizeof(req->method), "%s", method);
-        snprintf(req->path, sizeof(req->path), "%s", url);
-        const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
-        int rid_ok = rid && *rid && strlen(rid) < sizeof(req->request_id);
-        for (const char *p = rid; rid_ok && *p; p++)
-            if (*p < 0x21 || *p > 0x7e) rid_ok = 0;
-        if (rid_ok)
-            snprintf(req->request_id, sizeof(req->request_id), "%s", rid);
-        else
-            snprintf(req->request_id, sizeof(req->request_id), "%016llx",
-                     (unsigned long long)atomic_fetch_add(&s->next_request_id, 1));
         atomic_fetch_add(&s->in_flight, 1);
         set_read_deadline(conn, util_now_ns() + read_timeout_ns(s)); /* the body's turn */
-        req->route = route_of(url);
-        return begin_request(req, method);
+        begin_request(req);
+        return req->queue_failed ? MHD_NO : MHD_YES;
     }
     switch (req->state) {
     case REQ_RECEIVING:
         if (*upload_data_size) return receive_body(req, upload_data, upload_data_size);
         set_read_deadline(conn, UINT64_MAX);
-        return body_complete(req);
+        body_complete(req);
+        break;
     case REQ_WAITING:
         atomic_fetch_sub(&s->suspended, 1); /* resumed: libmicrohttpd no longer holds it suspended */
-        return answer_inference(req);
+        finish_items(req);
+        req->handler->on_results(&req->pub);
+        if (req->state != REQ_ANSWERED) http_respond_error(&req->pub, 500, "internal error: no answer");
+        break;
     case REQ_ANSWERED:
         *upload_data_size = 0; /* a body after an early answer is discarded */
         return MHD_YES;
     }
-    return MHD_NO;
+    return req->queue_failed ? MHD_NO : MHD_YES;
 }
 
 static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -701,34 +533,35 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     http_server *s = cls;
     request *req = *con_cls;
     if (!req) return;
+    http_request *pub = &req->pub;
     *con_cls = NULL;
     set_read_deadline(conn, util_now_ns() + read_timeout_ns(s)); /* the next request's turn */
     if (s->deps.cfg->access_log) {
         log_access_entry e = {
-            .request_id = req->request_id,
-            .method = req->method,
-            .path = req->path,
+            .request_id = pub->request_id,
+            .method = pub->method,
+            .path = pub->path,
             .status = req->status_sent,
             .bytes_in = req->body_bytes,
             .bytes_out = req->bytes_out,
             .total_ms = (double)(util_now_ns() - req->start_ns) / 1e6,
             .queue_ms = req->queue_ms,
             .model_ms = req->model_ms,
-            .images = req->item_count,
+            .images = pub->item_count,
         };
         log_access(&e);
     }
-    metrics_observe_request(s->deps.metrics, route_labels[req->route], req->status_sent,
+    metrics_observe_request(s->deps.metrics, pub->route_label, req->status_sent,
                             (double)(util_now_ns() - req->start_ns) / 1e9);
     if (req->post) MHD_destroy_post_processor(req->post);
-    free(req->json_text);
-    kserve_request_free(&req->kserve);
-    for (int i = 0; i < req->item_count; i++) {
-        free(req->items[i].data);
-        free(req->items[i].tensor);
-        free(req->items[i].logits);
+    if (req->handler && req->handler->on_free) req->handler->on_free(pub);
+    free(pub->body);
+    for (int i = 0; i < pub->item_count; i++) {
+        free(pub->items[i].data);
+        free(pub->items[i].tensor);
+        free(pub->items[i].logits);
     }
-    free(req->items);
+    free(pub->items);
     free(req);
     atomic_fetch_sub(&s->in_flight, 1);
 }
