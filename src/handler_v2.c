@@ -49,7 +49,8 @@ static http_body_kind v2_request(http_request *req) {
             http_respond_json(req, 200, kserve_server_metadata(INFERD_VERSION));
         } else if (route == V2_MODEL) {
             http_respond_json(req, 200,
-                              kserve_model_metadata(d->cfg->crop, d->num_classes, d->model_kind, d->precision));
+                              kserve_model_metadata(req->model->preprocess_config.crop_height, req->model->num_classes,
+                                                    req->model->meta.weights, d->precision));
         } else if (http_server_is_draining(req->server)) {
             http_respond_error(req, 503, "shutting down");
         } else if (!http_server_is_ready(req->server)) {
@@ -96,7 +97,6 @@ static void v2_body(http_request *req) {
 }
 
 static void v2_results(http_request *req) {
-    const http_deps *d = req->deps;
     for (int i = 0; i < req->item_count; i++) {
         http_item *item = &req->items[i];
         if (item->status != 200) {
@@ -112,7 +112,7 @@ static void v2_results(http_request *req) {
         return;
     }
     for (int i = 0; i < req->item_count; i++) logits[i] = req->items[i].logits;
-    char *body = kserve_infer_response(req->handler_data, d->labels, logits, d->num_classes);
+    char *body = kserve_infer_response(req->handler_data, req->model->labels, logits, req->model->num_classes);
     free(logits);
     http_respond_json(req, 200, body);
 }

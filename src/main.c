@@ -1,5 +1,7 @@
-/* inferd: wires config, labels, preprocessing, model instances, the batcher
- * and the HTTP server together, then waits for SIGINT/SIGTERM to drain. */
+/* inferd: wires config, the served model (model, labels, preprocessing) in
+ * its reloadable slot, the batcher, model control and the HTTP listeners
+ * together, then waits for signals: SIGHUP reloads the model, SIGINT/SIGTERM
+ * drain and stop. */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
 #include <stdio.h>
@@ -15,18 +17,24 @@
 #include "log.h"
 #include "model.h"
 #include "metrics.h"
+#include "model_control.h"
 #include "model_meta.h"
+#include "model_slot.h"
 #include "preprocess.h"
 #include "served_model.h"
 #include "util.h"
 
 typedef struct {
     inferd_config cfg;
-    served_model *served; /* the model, its labels and preprocessing */
-    model **workers;      /* model_instances entries, all == served->model */
+    served_model *served; /* the model loaded at start (its reference passes to slot) */
+    model_slot *slot;     /* the model being served now */
+    model_options model_opts;
+    model **workers;      /* model_instances entries: warm-up of the first model; jobs name their own */
     int worker_count;
     batcher *batcher;
+    model_control control;
     http_server *http;
+    http_server *admin;   /* model control on its own listener (admin_addr), or NULL */
     metrics *metrics;
 } app;
 
@@ -39,9 +47,13 @@ static void app_free(app *a) {
      * suspended connection before the HTTP daemon goes away. */
     if (a->batcher) batcher_stop(a->batcher);
     http_server_stop(a->http);
+    http_server_stop(a->admin);
     if (a->batcher) batcher_free(a->batcher);
     free(a->workers);
-    served_model_release(a->served);
+    if (a->slot)
+        model_slot_free(a->slot);
+    else
+        served_model_release(a->served);
     metrics_free(a->metrics);
     config_free(&a->cfg);
 }
@@ -60,6 +72,7 @@ static int load_model(app *a, char *err, size_t errlen) {
     opts.intra_op_threads = threads > 0 ? threads : 1;
     opts.optimize = cfg->optimize;
     opts.precision = strcmp(cfg->precision, "bf16") == 0 ? MODEL_PRECISION_BF16 : MODEL_PRECISION_FP32;
+    a->model_opts = opts;
     if (served_model_load(cfg, &opts, &a->served, err, errlen) != 0) return -1;
     a->served->generation = 1;
     a->workers = calloc((size_t)instances, sizeof(model *));
@@ -114,20 +127,40 @@ static int app_start(app *a, char *err, size_t errlen) {
                        err, errlen) != 0)
         return -1;
 
+    model_slot_options so = {
+        .cfg = cfg,
+        .model_opts = a->model_opts,
+        .warmup_max_batch = cfg->max_batch,
+        .warmup_rounds = cfg->warmup > 0 ? cfg->warmup : 1,
+    };
+    if (model_slot_create(&so, a->served, &a->slot, err, errlen) != 0) return -1;
+    a->control = (model_control){
+        .enabled = strcmp(cfg->model_control, "explicit") == 0,
+        .token = cfg->admin_token,
+        .slot = a->slot,
+    };
+    int own_admin = a->control.enabled && *cfg->admin_addr;
     http_deps deps = {
         .cfg = cfg,
-        .labels = sm->labels,
-        .preprocess = sm->preprocess,
+        .models = a->slot,
+        .control = &a->control,
+        .routes = own_admin ? HTTP_ROUTES_PUBLIC : HTTP_ROUTES_ALL,
         .batcher = a->batcher,
-        .tensor_len = sm->tensor_len,
-        .num_classes = classes,
         .metrics = a->metrics,
-        .model_arch = sm->meta.arch,
-        .model_kind = sm->meta.weights,
-        .model_seed = sm->meta.seed,
         .precision = cfg->precision,
     };
     if (http_server_start(&deps, &a->http, err, errlen) != 0) return -1;
+    if (own_admin) {
+        http_deps admin = deps;
+        admin.routes = HTTP_ROUTES_ADMIN;
+        admin.addr = cfg->admin_addr;
+        admin.port = cfg->admin_port;
+        if (http_server_start(&admin, &a->admin, err, errlen) != 0) return -1;
+        log_info("model control listening on %s port %d", cfg->admin_addr, http_server_port(a->admin));
+    }
+    log_info("model control: %s%s", a->control.enabled ? "explicit (POST /v2/repository/models/NAME/load)" : "off",
+             a->control.enabled ? (*cfg->admin_token ? ", bearer token required" : ", NO TOKEN (set admin_token)")
+                                : " (SIGHUP reloads)");
     log_info("listening on %s port %d (http threads %d, max batch %d, queue %d, body limit %lld bytes, "
              "pixel limit %lld)",
              cfg->addr, http_server_port(a->http), cfg->http_threads > 0 ? cfg->http_threads : config_online_cpus(),
@@ -142,6 +175,7 @@ static int app_start(app *a, char *err, size_t errlen) {
     /* Loading and warm-up leave freed buffers in malloc's arenas. */
     util_release_free_memory();
     http_server_set_ready(a->http, 1);
+    if (a->admin) http_server_set_ready(a->admin, 1);
     log_info("ready in %.0f ms (model %s: load %.2f s, warm-up %.2f s)", (double)(util_now_ns() - t0) / 1e6,
              sm->meta.name, sm->load_seconds, sm->warm_seconds);
     return 0;
@@ -160,6 +194,10 @@ static int drain(app *a, const sigset_t *signals) {
         }
         struct timespec tick = {0, 10 * 1000 * 1000};
         int sig = sigtimedwait(signals, NULL, &tick);
+        if (sig == SIGHUP) {
+            log_info("SIGHUP while draining: no reload");
+            continue;
+        }
         if (sig > 0) {
             log_warn("second signal (%d): exiting now", sig);
             return -2;
@@ -187,6 +225,7 @@ int main(int argc, char **argv) {
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -196,7 +235,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     int sig = 0;
-    sigwait(&signals, &sig);
+    /* SIGHUP reloads the model file and labels (here, on this thread: a
+     * SIGTERM that arrives meanwhile is taken once the reload is done). */
+    while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+        if (model_slot_reload(a.slot, "SIGHUP", err, sizeof(err)) == MODEL_RELOAD_OK) util_release_free_memory();
+    }
     log_info("signal %d: shutting down", sig);
     int drained = drain(&a, &signals);
     if (drained == -2) _exit(1);

@@ -11,6 +11,9 @@ static void served_model_free(served_model *sm) {
     labels_free(sm->labels);
     preprocess_free(sm->preprocess);
     free(sm);
+    /* A replaced model's weights go back to the kernel, not to malloc's
+     * arenas (which keep freed blocks: util_retain_freed_memory). */
+    util_release_free_memory();
 }
 
 int served_model_load(const inferd_config *cfg, const model_options *opts, served_model **out, char *err,
