@@ -5,8 +5,8 @@
 
 #include "pipeline.h"
 
-static preprocess *pp;
-static float *tensor;
+static preprocess *pp, *pp_bicubic;
+static float *tensor, *tensor_bicubic;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -19,6 +19,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     if (preprocess_create(&cfg, &pp, err, sizeof(err)) != 0) abort();
     tensor = malloc(sizeof(float) * preprocess_tensor_len(pp));
     if (!tensor) abort();
+    /* The other filter and geometry: bicubic, Resize([256, 320]), a
+     * non-square crop. */
+    cfg.interpolation = PREPROCESS_BICUBIC;
+    cfg.resize_short = 0;
+    cfg.resize_height = 256;
+    cfg.resize_width = 320;
+    cfg.crop_height = 224;
+    cfg.crop_width = 288;
+    if (preprocess_create(&cfg, &pp_bicubic, err, sizeof(err)) != 0) abort();
+    tensor_bicubic = malloc(sizeof(float) * preprocess_tensor_len(pp_bicubic));
+    if (!tensor_bicubic) abort();
     return 0;
 }
 
@@ -28,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     image_limits limits = {.max_pixels = 4u << 20};
     char err[256];
     pipeline_prepare(pp, &limits, data, size, tensor, err, sizeof(err));
+    pipeline_prepare(pp_bicubic, &limits, data, size, tensor_bicubic, err, sizeof(err));
     int w, h;
     image_format f;
     image_probe(data, size, &w, &h, &f, err, sizeof(err));

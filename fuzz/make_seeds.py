@@ -182,6 +182,24 @@ def kserve_requests(imgs):
     }
 
 
+def model_files():
+    """fuzz_model_files inputs: selector byte 0 (labels by content), 1 (text
+    labels), 2 (inferd_meta.json)."""
+    meta = {"arch": "efficientnet_b0", "name": "effnet", "weights": "seeded", "seed": 0, "num_classes": 1000,
+            "preprocess": {"resize": 256, "crop": [224, 224], "interpolation": "bicubic",
+                           "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}
+    nonsquare = dict(meta, preprocess=dict(meta["preprocess"], resize=[256, 320], crop=[224, 288]))
+    return {
+        "labels_imagenet": b"\x00" + json.dumps({"0": ["n01440764", "tench"], "1": ["n2", "x"]}).encode(),
+        "labels_list": b"\x00" + json.dumps(["daisy", "rose", "tulip"]).encode(),
+        "labels_text": b"\x01" + "daisy\r\nrose\ntulip \u00e9\n".encode(),
+        "labels_sniffed_text": b"\x00\xef\xbb\xbfa\nb\n",
+        "meta_bicubic": b"\x02" + json.dumps(meta).encode(),
+        "meta_nonsquare": b"\x02" + json.dumps(nonsquare).encode(),
+        "meta_bare": b"\x02" + b'{"arch":"densenet121","weights":"seeded","seed":0}',
+    }
+
+
 def main():
     out = sys.argv[1]
     imgs = images()
@@ -193,7 +211,7 @@ def main():
     imgs.update(bmp_pnm)
     bmp = {n: d for n, d in bmp_pnm.items() if n.endswith(".bmp")}
     pnm = {n: d for n, d in bmp_pnm.items() if n.endswith(".pnm")}
-    for sub, items in (("image", imgs), ("http", requests(imgs)), ("kserve", kserve_requests(imgs)), ("webp", webp), ("tiff", tiff),
+    for sub, items in (("image", imgs), ("http", requests(imgs)), ("kserve", kserve_requests(imgs)), ("model_files", model_files()), ("webp", webp), ("tiff", tiff),
                        ("heif", heif), ("bmp", bmp), ("pnm", pnm)):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
         for name, data in items.items():

@@ -1,9 +1,11 @@
 /* batcher: the queue between request handlers and the model. Handlers submit
  * preprocessed tensors; each worker thread takes what is
- * waiting (up to max_batch), runs it as one batch and hands each job its
- * logits through the job's callback. It owns the queue bound (full -> the
- * caller answers 503), the queue deadline, and the batching policy; it does
- * not know about HTTP. */
+ * waiting (up to max_batch, all for the same model), runs it as one batch
+ * and hands each job its logits through the job's callback. It owns the
+ * queue bound (full -> the caller answers 503), the queue deadline, and the
+ * batching policy; it does not know about HTTP, and it does not own the
+ * models: a job may name the model it must run on (the one its request
+ * started with, kept alive by the submitter across a reload). */
 #ifndef INFERD_BATCHER_H
 #define INFERD_BATCHER_H
 
@@ -27,6 +29,11 @@ typedef void (*batch_job_done_fn)(batch_job *job);
 struct batch_job {
     const float *input;  /* one tensor of tensor_len floats */
     float *logits;       /* room for num_classes floats */
+    /* The model to run on, with its tensor and output sizes; NULL / 0: the
+     * batcher's own (the models and sizes given to batcher_create). */
+    model *model;
+    size_t tensor_len;
+    int num_classes;
     batch_job_done_fn done;
     void *user;
     /* Latest start of its forward (monotonic ns, 0 = none); the queue's

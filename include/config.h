@@ -31,9 +31,13 @@ typedef struct {
     int batch_delay_us;
     int queue_capacity;
     int request_timeout_ms; /* 0: automatic, see batcher_queue_deadline_ns */
-    /* preprocessing */
-    int resize;
-    int crop;
+    /* preprocessing (defaults come from the model file when it says; see
+     * model_meta_resolve) */
+    int resize;           /* Resize(n): shorter side; 0 when resize_hw is set */
+    int resize_hw[2];     /* Resize([h, w]); 0, 0 when resize is set. Must follow resize. */
+    int crop;             /* CenterCrop(n); 0 when crop_hw is not square */
+    int crop_hw[2];       /* CenterCrop([h, w]), always set. Must follow crop. */
+    char *interpolation;  /* "bilinear" or "bicubic" */
     double mean[3];
     double std[3];
     /* limits */
@@ -46,7 +50,27 @@ typedef struct {
     char *log_format;     /* "plain" or "json" */
     int access_log;
     char *static_dir;     /* serve the browser page from here instead of the built-in copy */
+    /* model control (reload over HTTP) */
+    char *model_control;    /* "none" (default: the door is shut) or "explicit" */
+    char *admin_token;      /* "" = none; else "Authorization: Bearer <token>" is required */
+    char *admin_token_file; /* read admin_token from this file (first line) when admin_token is empty */
+    char *admin_addr;       /* "" = the model-control routes are on the public listener */
+    int admin_port;         /* with admin_addr: their own listener (0 picks a free port) */
+    /* where each key's value came from, by key (config_key_origin) */
+    unsigned char origins[64];
 } inferd_config;
+
+typedef enum {
+    CONFIG_FROM_DEFAULT = 0, /* nobody set it: a model file's metadata may still supply it */
+    CONFIG_FROM_FILE,
+    CONFIG_FROM_ENV,
+    CONFIG_FROM_FLAG
+} config_origin;
+
+/* Where key's current value came from (CONFIG_FROM_DEFAULT for unknown keys). */
+config_origin config_key_origin(const inferd_config *cfg, const char *key);
+/* "default", "config file", "environment", "flag". */
+const char *config_origin_name(config_origin origin);
 
 typedef enum {
     CONFIG_RUN = 0,        /* configuration is complete: start */

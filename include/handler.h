@@ -25,7 +25,7 @@ typedef enum {
 /* One input for the model and, after the batcher, its result. */
 typedef struct {
     /* input: encoded image bytes (the transport decodes and preprocesses
-     * them), or a ready tensor of deps->tensor_len floats */
+     * them), or a ready tensor of model->tensor_len floats */
     uint8_t *data;
     size_t len;
     float *tensor;
@@ -48,6 +48,9 @@ typedef struct http_request {
     char path[256];   /* without the query string */
     char request_id[64];
     const char *route_label; /* fixed metrics label (never client text); the handler sets it */
+    /* The model (labels, preprocessing) this request is answered with: the
+     * current one when it arrived, held until it is answered. */
+    served_model *model;
     void *handler_data;      /* the handler's own per-request state, freed by its on_free */
     http_item *items;
     int item_count, item_cap;
@@ -80,6 +83,7 @@ typedef struct handler {
 extern const handler handler_seed; /* "/" */
 extern const handler handler_v2;   /* "/v2", "/v2/..." */
 extern const handler handler_ops;  /* health, ready, metrics, info */
+extern const handler handler_model_control; /* "/v2/repository/..." (model_control.h) */
 
 /* ---- for handlers: reading the request ---- */
 
@@ -120,6 +124,9 @@ void http_respond_json(http_request *req, int status, char *json);
 void http_respond_error(http_request *req, int status, const char *message);
 void http_respond_method_not_allowed(http_request *req, const char *allow);
 int http_request_answered(const http_request *req);
+/* One extra response header (name and value must outlive the request:
+ * string literals), e.g. WWW-Authenticate on a 401. */
+void http_request_set_header(http_request *req, const char *name, const char *value);
 
 /* ---- server state ---- */
 

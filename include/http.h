@@ -13,24 +13,29 @@
 
 #include "batcher.h"
 #include "config.h"
-#include "labels.h"
 #include "metrics.h"
 #include "model_stats.h"
-#include "preprocess.h"
+#include "model_control.h"
+#include "model_slot.h"
+
+/* Which routes a listener serves: the public API (and model control unless
+ * it has its own listener), or model control alone (the admin listener). */
+typedef enum { HTTP_ROUTES_ALL = 0, HTTP_ROUTES_PUBLIC, HTTP_ROUTES_ADMIN } http_routes;
 
 typedef struct {
     const inferd_config *cfg;
-    const labels *labels;
-    const preprocess *preprocess;
+    /* The model, its labels and preprocessing: each request takes the
+     * current one when it starts and is answered entirely with it, so a
+     * reload never mixes two models in one answer. */
+    model_slot *models;
+    const model_control *control;
+    http_routes routes;
+    const char *addr;         /* where to listen: NULL = cfg->addr / cfg->port */
+    int port;
     batcher *batcher;
-    size_t tensor_len;
-    int num_classes;
     metrics *metrics;
-    const char *model_name;   /* the v2 API's name (model_name, else the arch, else the file's stem) */
+    const char *model_name;   /* the v2 API's name (model_name, else the arch, else the file's stem); fixed across reloads */
     model_stats *model_stats; /* the statistics extension's counters */
-    const char *model_arch;   /* e.g. "densenet121" */
-    const char *model_kind;   /* "pretrained", "seeded", "unknown" */
-    long long model_seed;     /* -1 when not seeded */
     const char *precision;    /* "fp32" or "bf16" */
 } http_deps;
 

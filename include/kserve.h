@@ -74,7 +74,9 @@ typedef struct {
     const char *weights, *precision;
     /* configuration extension */
     int max_batch, batch_delay_us, queue_capacity, max_images, instances;
-    int resize;
+    int resize;                       /* Resize(n), or 0 with resize_height/width set */
+    int resize_height, resize_width;
+    const char *interpolation;        /* "bilinear" or "bicubic" */
     double mean[3], std[3];
 } kserve_model;
 

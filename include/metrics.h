@@ -37,6 +37,12 @@ typedef struct {
     const char *model_name;
     const char *weights;
     const char *precision;
+    /* the model being served and its reloads (model_slot_stats) */
+    double model_load_seconds;
+    double model_warm_seconds;
+    long long model_reloads;        /* successful reloads */
+    long long model_reload_failures;
+    int model_generation;           /* 1 + successful reloads */
 } metrics_gauges;
 
 /* Returns malloc'd text (caller frees), NULL when out of memory. */

@@ -42,6 +42,12 @@ int model_forward(model *m, const float *input, int batch, float *logits, char *
 /* Classes the model outputs (known after load: one probe forward). */
 int model_num_classes(const model *m);
 
+/* Reads only the inferd_meta.json extra file of the TorchScript archive at
+ * path (not the weights): *out is a malloc'd string, "" when the file has
+ * none; the caller frees it. -1 with err when path is not a readable
+ * TorchScript archive. */
+int model_read_metadata(const char *path, char **out, char *err, size_t errlen);
+
 /* The inferd_meta.json extra file stored by scripts/export_model.py, or "" if absent. */
 const char *model_metadata(const model *m);
 

@@ -1,8 +1,11 @@
 /* preprocess: RGB raster -> normalised float32 CHW tensor, bit-exact with
- * torchvision's Resize(short) + CenterCrop(h, w) + ToTensor() + Normalize(mean,
- * std) on a PIL image. Owns the Pillow-exact antialiased bilinear resampler,
- * torchvision's size and crop rules, and the normalisation table. Decoding is
- * image's job; batching is the batcher's. */
+ * torchvision's Resize(short or [h, w], bilinear or bicubic) +
+ * CenterCrop(h, w) + ToTensor() + Normalize(mean, std) on a PIL image. Owns
+ * the Pillow-exact antialiased resampler (one implementation taking a filter:
+ * Pillow's bilinear and its a = -0.5 bicubic), torchvision's size and crop
+ * rules, and the normalisation table. Decoding is image's job; batching is
+ * the batcher's; where the values come from (model file, config) is
+ * model_meta's and config's. */
 #ifndef INFERD_PREPROCESS_H
 #define INFERD_PREPROCESS_H
 
@@ -11,8 +14,14 @@
 
 #include "image.h"
 
+/* PIL's resampling filters torchvision weights are trained with. */
+typedef enum { PREPROCESS_BILINEAR = 0, PREPROCESS_BICUBIC = 1 } preprocess_interpolation;
+
 typedef struct {
-    int resize_short; /* Resize(int): the shorter side becomes this */
+    int resize_short;  /* Resize(int): the shorter side becomes this; 0 when resize_width/height are used */
+    int resize_width;  /* Resize([h, w]) (only when resize_short is 0): exactly this size */
+    int resize_height;
+    preprocess_interpolation interpolation;
     int crop_width;
     int crop_height;
     float mean[3];
@@ -21,8 +30,13 @@ typedef struct {
 
 typedef struct preprocess preprocess;
 
-/* torchvision defaults: Resize(255), CenterCrop(224), ImageNet mean/std. */
+/* torchvision defaults: Resize(255) bilinear, CenterCrop(224), ImageNet mean/std. */
 void preprocess_config_default(preprocess_config *cfg);
+
+/* "bilinear" / "bicubic" (torchvision's InterpolationMode values). */
+const char *preprocess_interpolation_name(preprocess_interpolation interpolation);
+/* Returns 0 and fills *out for "bilinear" or "bicubic", else -1. */
+int preprocess_interpolation_parse(const char *name, preprocess_interpolation *out);
 
 int preprocess_create(const preprocess_config *cfg, preprocess **out, char *err, size_t errlen);
 void preprocess_free(preprocess *pp);
@@ -52,9 +66,9 @@ int preprocess_resized_size(int width, int height, int target, int *out_width, i
  * negative when torchvision pads (crop larger than the image). */
 int preprocess_crop_offset(int size, int crop);
 
-/* Pillow's ImagingResample with the bilinear filter on a whole RGB image
+/* Pillow's ImagingResample with the given filter on a whole RGB image
  * (used by tests to check the resampler on its own). Caller frees out. */
-int preprocess_resize_rgb(const image_rgb *in, int out_width, int out_height, image_rgb *out,
-                          char *err, size_t errlen);
+int preprocess_resize_rgb(const image_rgb *in, int out_width, int out_height, preprocess_interpolation interpolation,
+                          image_rgb *out, char *err, size_t errlen);
 
 #endif

@@ -35,10 +35,23 @@ typedef struct {
  * object, or {"error":..,"status":..} for an image that failed. */
 char *response_results_json(const labels *l, const response_item *items, int count, int num_classes, int topk);
 
-/* GET /info: {"name":"inferd","version":..,"model":{"name","arch","weights","seed","precision","input_size"},
- *             "limits":{"max_body_bytes","max_pixels","max_images"}} */
-char *response_info_json(const char *version, const char *model_name, const char *arch, const char *weights, long long seed,
-                         const char *precision, int input_size, long long max_body_bytes, long long max_pixels,
-                         int max_images);
+/* What /info says about the model being served and its reloads. */
+typedef struct {
+    const char *name, *arch, *weights;
+    long long seed; /* -1: none */
+    const char *precision;
+    int input_size;
+    int num_classes;
+    const char *preprocessing; /* the values in force and their sources */
+    double load_seconds, warm_seconds;
+    int generation;
+    long long reloads, failed_reloads;
+} response_model_info;
+
+/* GET /info: {"name":"inferd","version":..,"model":{"name","arch","weights","seed","precision","input_size",
+ *             "num_classes","preprocessing","load_seconds","warm_seconds","generation","reloads",
+ *             "failed_reloads"},"limits":{"max_body_bytes","max_pixels","max_images"}} */
+char *response_info_json(const char *version, const response_model_info *model, long long max_body_bytes,
+                         long long max_pixels, int max_images);
 
 #endif

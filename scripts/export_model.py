@@ -1,8 +1,38 @@
 #!/usr/bin/env python3
-"""Export the DenseNet-121 that inferd serves as a TorchScript file.
+"""Export a torchvision image classifier (or your own) as a TorchScript file inferd serves.
 
     /usr/bin/python3 scripts/export_model.py --weights seeded --seed 0 --out models/densenet121.pt
     /usr/bin/python3 scripts/export_model.py --weights pretrained   # needs internet
+    /usr/bin/python3 scripts/export_model.py --arch efficientnet_b0 --weights seeded
+    /usr/bin/python3 scripts/export_model.py --from-state-dict my.pth --arch resnet50 \
+        --num-classes 12 --labels labels.txt --name flowers
+    /usr/bin/python3 scripts/export_model.py --from-torchscript my.pt --labels labels.txt --name flowers
+
+Architectures
+-------------
+--arch takes any torchvision classification model name
+(torchvision.models.list_models(module=torchvision.models)): densenet121 (the
+default), resnet18, resnet50, mobilenet_v3_large, efficientnet_b0,
+convnext_tiny, vit_b_16, ...  The file's ``inferd_meta.json`` records the
+architecture, the model's name, its class count and the preprocessing it
+needs (resize, crop, interpolation, mean, std); the server takes its
+defaults from there.  The preprocessing is read from the weights enum's
+default ``weights.transforms()`` (e.g. efficientnet_b0: bicubic Resize(256),
+CenterCrop(224)), except densenet121, which keeps the original Flask
+server's bilinear Resize(255)/CenterCrop(224) so its answers stay the
+Flask server's.  --resize/--crop/--interpolation/--mean/--std override
+what is recorded (e.g. a non-square --crop 224,288).
+
+Your own model
+--------------
+--from-state-dict FILE --arch NAME --num-classes K: builds the torchvision
+architecture with K outputs, loads FILE (a state_dict saved by torch.save)
+and scripts it.  --from-torchscript FILE: takes an already scripted/traced
+module as is.  Both check the model's output count against --labels (an
+ImageNet-style JSON, a JSON list of names, or a text file with one label per
+line) and record weights "user", --name and the preprocessing (from --arch's
+default weights when --arch is given, else ImageNet's 256/224 bilinear,
+and any override flag).
 
 Weights
 -------
@@ -16,8 +46,14 @@ far from normalised, and the random classifier is dominated by the mean
 feature).  To make top-1/top-5 comparisons meaningful we:
 
 1. re-estimate all BatchNorm running statistics on real images (cumulative
-   average, momentum=None) with forward passes only, no gradient step;
-2. "imprint" the classifier: each calibration image's centred, L2-normalised
+   average, momentum=None) with forward passes only, no gradient step
+   (only the BatchNorm layers in training mode: dropout and stochastic depth
+   stay off).  Architectures without BatchNorm (vit_b_16, convnext_tiny use
+   LayerNorm, which normalises each sample by its own statistics and has no
+   running state) skip this step: their activations are already normalised,
+   and step 2 alone separates the classes;
+2. "imprint" the classifier (the last nn.Linear, whatever the architecture;
+   its input is captured with a forward hook): each calibration image's centred, L2-normalised
    pooled feature becomes the weight row of a seeded-random class, scaled so
    the image's own logit beats the runner-up by ``--margin``.  The imprinted
    classes are drawn from ImageNet's non-animal classes (398-999) minus any
@@ -86,16 +122,59 @@ def log(*args):
 # building the model
 # --------------------------------------------------------------------------
 
-def build_pretrained():
+def check_arch(arch):
+    names = torchvision.models.list_models(module=torchvision.models)
+    if arch not in names:
+        sys.exit("export_model: --arch %s is not a torchvision classification model; one of: %s"
+                 % (arch, ", ".join(sorted(names))))
+
+
+def default_weights(arch):
+    return torchvision.models.get_model_weights(arch).DEFAULT
+
+
+def arch_preprocess(arch):
+    """The preprocessing an architecture's default weights were trained with.
+
+    Returns (dict of build_transform keyword arguments, where it came from).
+    """
+    if arch == "densenet121":
+        return (dict(resize=reference.DEFAULT_RESIZE, crop=reference.DEFAULT_CROP,
+                     interpolation="bilinear", mean=reference.DEFAULT_MEAN, std=reference.DEFAULT_STD),
+                "the original Flask server's Resize(255)/CenterCrop(224)")
+    weights = default_weights(arch)
+    t = weights.transforms()  # builds the preset from the enum's metadata: no download
+    return (dict(resize=t.resize_size[0] if len(t.resize_size) == 1 else list(t.resize_size),
+                 crop=t.crop_size[0] if len(t.crop_size) == 1 else list(t.crop_size),
+                 interpolation=t.interpolation.value, mean=tuple(t.mean), std=tuple(t.std)),
+            "%s.transforms()" % weights)
+
+
+def apply_overrides(pre, args):
+    for key in ("resize", "crop", "interpolation", "mean", "std"):
+        v = getattr(args, key)
+        if v is not None:
+            pre[key] = v
+    return pre
+
+
+def meta_preprocess(pre):
+    """build_transform arguments -> the metadata's "preprocess" object."""
+    h, w = reference.crop_hw(pre["crop"])
+    return {"resize": pre["resize"] if isinstance(pre["resize"], int) else list(pre["resize"]),
+            "crop": [h, w], "interpolation": pre["interpolation"],
+            "mean": [float(x) for x in pre["mean"]], "std": [float(x) for x in pre["std"]]}
+
+
+def build_pretrained(arch):
     try:
-        weights = torchvision.models.DenseNet121_Weights.IMAGENET1K_V1
-        return torchvision.models.densenet121(weights=weights)
+        return torchvision.models.get_model(arch, weights=default_weights(arch))
     except Exception as e:  # URLError, HTTPError, OSError, hash mismatch, ...
-        sys.exit("export_model: could not get the pretrained DenseNet-121 weights "
+        sys.exit("export_model: could not get the pretrained %s weights "
                  "(torchvision downloads them from download.pytorch.org, which needs "
                  "internet access, or a copy in $TORCH_HOME/hub/checkpoints): %s: %s\n"
                  "Use --weights seeded for offline, deterministic stand-in weights."
-                 % (type(e).__name__, e))
+                 % (arch, type(e).__name__, e))
 
 
 def calibration_files(calib_dir):
@@ -107,7 +186,7 @@ def calibration_files(calib_dir):
     return [os.path.join(calib_dir, f) for f in files]
 
 
-def random_resized_crop(img, gen, size=224, scale=(0.25, 1.0), ratio=(3 / 4, 4 / 3)):
+def random_resized_crop(img, gen, size=(224, 224), scale=(0.25, 1.0), ratio=(3 / 4, 4 / 3)):
     """RandomResizedCrop + horizontal flip driven by an explicit generator.
 
     torchvision's RandomResizedCrop draws from the global RNG; we want the
@@ -132,13 +211,13 @@ def random_resized_crop(img, gen, size=224, scale=(0.25, 1.0), ratio=(3 / 4, 4 /
     if box is None:
         side = min(w, h)
         box = ((h - side) // 2, (w - side) // 2, side, side)
-    out = TF.resized_crop(img, *box, [size, size])
+    out = TF.resized_crop(img, *box, list(size))
     if torch.rand(1, generator=gen).item() < 0.5:
         out = TF.hflip(out)
     return out
 
 
-def calibration_set(files, n_samples, gen, transform):
+def calibration_set(files, n_samples, gen, transform, crop=(224, 224)):
     """Centre crops of every image plus seeded augmentations, up to n_samples."""
     imgs = [reference.load_rgb(f) for f in files]
     norm = transform.transforms[-2:]  # ToTensor, Normalize
@@ -146,7 +225,7 @@ def calibration_set(files, n_samples, gen, transform):
     centre = torch.stack(samples)
     k = 0
     while len(samples) < n_samples:
-        im = random_resized_crop(imgs[k % len(imgs)], gen)
+        im = random_resized_crop(imgs[k % len(imgs)], gen, crop)
         for t in norm:
             im = t(im)
         samples.append(im)
@@ -159,23 +238,50 @@ def calibration_set(files, n_samples, gen, transform):
 def recalibrate_bn(model, data, batch_size):
     """Replace BN running stats by their cumulative average over data (no grad step)."""
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return 0
     for m in bns:
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average over all batches seen
-    model.train()
+    # Only BatchNorm trains: dropout and stochastic depth (EfficientNet,
+    # ConvNeXt) would otherwise perturb the statistics at random.
+    model.eval()
+    for m in bns:
+        m.train()
     with torch.no_grad():
         for i in range(0, len(data), batch_size):
             model(data[i:i + batch_size])
     for m in bns:
         m.momentum = 0.1  # back to the default so the exported module is ordinary
     model.eval()
+    return len(bns)
+
+
+def classifier_layer(model):
+    """The final nn.Linear: the layer whose rows are the classes."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        sys.exit("export_model: the model has no nn.Linear classifier to imprint")
+    return linears[-1]
 
 
 def pooled_features(model, x):
-    """The classifier input: relu(features(x)) -> global avg pool -> flatten."""
+    """The classifier input, captured with a forward hook on it.
+
+    For DenseNet this is relu(features(x)) -> global avg pool -> flatten,
+    computed directly as before (so its seeded export keeps its weights).
+    """
     with torch.no_grad():
-        f = F.relu(model.features(x))
-        return torch.flatten(F.adaptive_avg_pool2d(f, (1, 1)), 1)
+        if isinstance(model, torchvision.models.DenseNet):
+            f = F.relu(model.features(x))
+            return torch.flatten(F.adaptive_avg_pool2d(f, (1, 1)), 1)
+        captured = []
+        handle = classifier_layer(model).register_forward_hook(lambda mod, inp, out: captured.append(inp[0]))
+        try:
+            model(x)
+        finally:
+            handle.remove()
+        return captured[0].flatten(1)
 
 
 def excluded_classes(files, class_index_path):
@@ -218,7 +324,7 @@ def imprint_classifier(model, centre, calib_batch, files, gen, margin, class_ind
         sys.exit("export_model: %d calibration images but only %d classes to imprint" % (n, len(pool)))
     classes = [pool[i] for i in torch.randperm(len(pool), generator=gen)[:n].tolist()]
 
-    fc = model.classifier
+    fc = classifier_layer(model)
     W, b = fc.weight.detach().double(), fc.bias.detach().double()
     others = torch.ones(W.shape[0], dtype=torch.bool)
     others[classes] = False
@@ -238,10 +344,10 @@ def imprint_classifier(model, centre, calib_batch, files, gen, margin, class_ind
     return classes, s
 
 
-def seeded_model(seed, calib_dir, n_samples, batch_size, margin, class_index_path):
-    torch.manual_seed(seed)  # drives densenet121's weight init only
+def seeded_model(arch, pre, seed, calib_dir, n_samples, batch_size, margin, class_index_path):
+    torch.manual_seed(seed)  # drives the architecture's weight init only
     gen = torch.Generator().manual_seed(seed)  # drives augmentation + class choice
-    model = torchvision.models.densenet121(weights=None)
+    model = torchvision.models.get_model(arch, weights=None)
     # torchvision initialises every BatchNorm to weight 1, bias 0: 120 identical
     # constant tensors, which TorchScript's freezing (constant pooling, CSE)
     # compares element by element pairwise — tens of seconds at every server
@@ -249,16 +355,21 @@ def seeded_model(seed, calib_dir, n_samples, batch_size, margin, class_index_pat
     # near (1, 0) keep the model realistic and its freezing fast.
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
                 m.weight.copy_(1.0 + 0.05 * torch.randn(m.weight.shape, generator=gen))
                 m.bias.copy_(0.05 * torch.randn(m.bias.shape, generator=gen))
     files = calibration_files(calib_dir)
-    transform = reference.build_transform()
-    centre, batch = calibration_set(files, max(n_samples, len(files)), gen, transform)
+    transform = reference.build_transform(**pre)
+    centre, batch = calibration_set(files, max(n_samples, len(files)), gen, transform,
+                                    reference.crop_hw(pre["crop"]))
     t0 = time.perf_counter()
-    recalibrate_bn(model, batch, batch_size)
-    log("BN recalibrated on %d samples from %d images (batch %d) in %.1fs"
-        % (len(batch), len(files), batch_size, time.perf_counter() - t0))
+    n_bn = recalibrate_bn(model, batch, batch_size)
+    if n_bn:
+        log("BN recalibrated (%d layers) on %d samples from %d images (batch %d) in %.1fs"
+            % (n_bn, len(batch), len(files), batch_size, time.perf_counter() - t0))
+    else:
+        log("%s has no BatchNorm: no recalibration (LayerNorm normalises per sample); "
+            "imprinting the classifier only" % arch)
     classes, scale = imprint_classifier(model, centre, batch, files, gen, margin, class_index_path)
     names = reference.load_class_index(class_index_path) if class_index_path and \
         os.path.isfile(class_index_path) else {}
@@ -288,14 +399,14 @@ def synthetic_tensors(transform):
                             for e in manifest if e["valid"]])
 
 
-def report(model, centre, files, check_synthetic):
+def report(model, centre, files, check_synthetic, pre):
     with torch.no_grad():
         n, m, top = top_stats(model(centre))
     log("calibration images: %d distinct top-1 classes over %d images, min top1-top2 margin %.3f"
         % (n, len(files), m))
     log("  top-1: " + ", ".join("%s->%d" % (os.path.basename(f), c) for f, c in zip(files, top)))
     if check_synthetic:
-        x = synthetic_tensors(reference.build_transform())
+        x = synthetic_tensors(reference.build_transform(**pre))
         with torch.no_grad():
             n, m, top = top_stats(model(x))
         log("synthetic test images: %d distinct top-1 classes over %d images, "
@@ -401,8 +512,24 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog=__doc__.split("\n\n", 1)[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights", choices=["pretrained", "seeded"], required=True,
-                    help="ImageNet weights (needs internet) or offline seeded stand-in weights")
+    ap.add_argument("--arch", default="densenet121",
+                    help="torchvision classification model name (default %(default)s)")
+    ap.add_argument("--weights", choices=["pretrained", "seeded"],
+                    help="ImageNet weights (needs internet) or offline seeded stand-in weights "
+                         "(required unless --from-torchscript/--from-state-dict)")
+    ap.add_argument("--from-torchscript", metavar="FILE", help="export your own TorchScript classifier")
+    ap.add_argument("--from-state-dict", metavar="FILE",
+                    help="export your own weights for --arch with --num-classes outputs")
+    ap.add_argument("--num-classes", type=int, help="outputs of --from-state-dict's model")
+    ap.add_argument("--labels", metavar="FILE",
+                    help="your model's labels (JSON class index, JSON list or one per line): "
+                         "checked against the model's outputs")
+    ap.add_argument("--name", help="the model's name (default: --arch, or the file's stem)")
+    ap.add_argument("--resize", type=_size, help="override: Resize n (shorter side) or h,w")
+    ap.add_argument("--crop", type=_size, help="override: CenterCrop n or h,w")
+    ap.add_argument("--interpolation", choices=sorted(reference.INTERPOLATIONS), help="override the filter")
+    ap.add_argument("--mean", type=_floats3, help="override Normalize mean (three numbers, comma separated)")
+    ap.add_argument("--std", type=_floats3, help="override Normalize std")
     ap.add_argument("--seed", type=int, default=0, help="seed for --weights seeded (default 0)")
     ap.add_argument("--calib-dir", default=DEFAULT_CALIB_DIR,
                     help="*.jpg/*.png used to calibrate seeded weights (default %(default)s)")
@@ -420,7 +547,7 @@ def main(argv=None):
     ap.add_argument("--form", choices=["script", "frozen"], default="script",
                     help="save torch.jit.script(model) or torch.jit.freeze of it (default %(default)s; "
                          "the C shim freezes + optimizes after loading either way)")
-    ap.add_argument("--out", default=DEFAULT_OUT, help="output file (default %(default)s)")
+    ap.add_argument("--out", help="output file (default models/<arch>.pt, models/densenet121.pt for densenet121)")
     ap.add_argument("--threads", type=int, default=2,
                     help="torch threads; also part of the determinism contract (default %(default)s)")
     ap.add_argument("--measure", action="store_true",
@@ -430,34 +557,94 @@ def main(argv=None):
     ap.add_argument("--compare", metavar="OTHER.pt",
                     help="after exporting, check OTHER.pt has identical weights; exit 1 if not")
     args = ap.parse_args(argv)
+    user = args.from_torchscript or args.from_state_dict
+    if args.from_torchscript and args.from_state_dict:
+        ap.error("--from-torchscript and --from-state-dict exclude each other")
+    if not user and not args.weights:
+        ap.error("--weights is required (or --from-torchscript / --from-state-dict)")
+    if user and args.weights:
+        ap.error("--weights does not apply to --from-torchscript / --from-state-dict")
+    if args.from_state_dict and not args.num_classes:
+        ap.error("--from-state-dict needs --num-classes")
+    if user and not args.labels:
+        ap.error("your own model needs --labels FILE (its class names, checked against its outputs)")
+    arch_given = bool(args.from_state_dict or args.weights or any(
+        a == "--arch" or a.startswith("--arch=") for a in (sys.argv[1:] if argv is None else argv)))
+    if arch_given:
+        check_arch(args.arch)
+    out = args.out or (DEFAULT_OUT if args.arch == "densenet121" else os.path.join("models", args.arch + ".pt"))
 
     t_start = time.perf_counter()
     torch.set_num_threads(args.threads)
+    if arch_given:
+        pre, pre_source = arch_preprocess(args.arch)
+    else:
+        pre, pre_source = (dict(resize=256, crop=224, interpolation="bilinear", mean=reference.DEFAULT_MEAN,
+                                std=reference.DEFAULT_STD), "ImageNet's usual Resize(256)/CenterCrop(224)")
+    pre = apply_overrides(pre, args)
+    log("preprocessing: %s (from %s%s)" % (meta_preprocess(pre), pre_source,
+                                            ", with overrides" if any(getattr(args, k) is not None for k in (
+                                                "resize", "crop", "interpolation", "mean", "std")) else ""))
+    crop_h, crop_w = reference.crop_hw(pre["crop"])
 
-    if args.weights == "pretrained":
-        model = build_pretrained().eval()
-        files, centre = [], None
+    files, centre, labels_count = [], None, None
+    if user:
+        labels_count = count_labels(args.labels)
+        if args.from_state_dict:
+            model = torchvision.models.get_model(args.arch, weights=None, num_classes=args.num_classes)
+            state = torch.load(args.from_state_dict, map_location="cpu")
+            model.load_state_dict(state)
+            model.eval()
+        else:
+            model = torch.jit.load(args.from_torchscript, map_location="cpu").eval()
+        with torch.no_grad():
+            probe = model(torch.zeros(1, 3, crop_h, crop_w))
+        if probe.dim() != 2 or probe.shape[0] != 1:
+            sys.exit("export_model: the model's output is %s, not [batch, classes]" % list(probe.shape))
+        num_classes = int(probe.shape[1])
+        if num_classes != labels_count:
+            sys.exit("export_model: the model outputs %d classes but %s has %d labels"
+                     % (num_classes, args.labels, labels_count))
+        weights_kind = "user"
+    elif args.weights == "pretrained":
+        model = build_pretrained(args.arch).eval()
+        num_classes = 1000
+        weights_kind = "pretrained"
     else:
         class_index = args.class_index or next(
             (p for p in (os.path.join(args.calib_dir, "imagenet_class_index.json"),
                          os.path.join(PROJECT_ROOT, "imagenet_class_index.json")) if os.path.exists(p)),
             os.path.join(args.calib_dir, "imagenet_class_index.json"))
-        model, files, centre = seeded_model(args.seed, args.calib_dir, args.calib_samples,
+        model, files, centre = seeded_model(args.arch, pre, args.seed, args.calib_dir, args.calib_samples,
                                             args.calib_batch, args.margin, class_index)
-        report(model, centre, files, not args.no_synthetic_check)
+        report(model, centre, files, not args.no_synthetic_check, pre)
+        num_classes = 1000
+        weights_kind = "seeded"
 
+    arch = args.arch if arch_given else "torchscript"
+    name = args.name or (os.path.splitext(os.path.basename(args.from_torchscript))[0]
+                         if args.from_torchscript else args.arch)
     meta = {
-        "arch": "densenet121",
-        "weights": args.weights,
-        "seed": args.seed if args.weights == "seeded" else None,
-        "input_size": 224,
-        "num_classes": 1000,
+        "arch": arch,
+        "name": name,
+        "weights": weights_kind,
+        "seed": args.seed if weights_kind == "seeded" else None,
+        "input_size": crop_h,
+        "num_classes": num_classes,
+        "preprocess": meta_preprocess(pre),
+        "preprocess_source": pre_source,
         "torch_version": torch.__version__,
         "torchvision_version": torchvision.__version__,
         "calibration_images": [os.path.basename(f) for f in files],
         "form": args.form,
     }
-    ts = to_torchscript(model, args.form)
+    if user:
+        meta["labels"] = os.path.basename(args.labels)
+    if args.from_torchscript:
+        ts = model if args.form == "script" else torch.jit.freeze(model)
+    else:
+        ts = to_torchscript(model, args.form)
+    args.out = out
     save(ts, args.out, meta)
 
     # Reload and check the file reproduces the eager model, so a broken
@@ -468,7 +655,7 @@ def main(argv=None):
             diff = float((loaded(centre) - model(centre)).abs().max())
         log("reloaded %s: max |logit diff| vs eager %.2e" % (args.out, diff))
     log("wrote %s (%s, %s weights, sha256 %s) in %.1fs" % (
-        args.out, args.form, args.weights, sha256(args.out)[:16], time.perf_counter() - t_start))
+        args.out, args.form, weights_kind, sha256(args.out)[:16], time.perf_counter() - t_start))
 
     status = 0
     if args.compare:
@@ -476,6 +663,39 @@ def main(argv=None):
     if args.measure:
         print(measure(model, args.threads, args.measure_runs))
     return status
+
+
+def _size(text):
+    """n or h,w."""
+    parts = [int(x) for x in text.split(",")]
+    if len(parts) not in (1, 2) or min(parts) <= 0:
+        raise argparse.ArgumentTypeError("expected n or h,w of positive integers, not %r" % text)
+    return parts[0] if len(parts) == 1 else parts
+
+
+def _floats3(text):
+    parts = tuple(float(x) for x in text.split(","))
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError("expected three comma-separated numbers, not %r" % text)
+    return parts
+
+
+def count_labels(path):
+    """Labels in a class index file, by the server's rules (labels.h): JSON
+    object or list when the first non-blank character is { or [, else one
+    label per non-final line."""
+    with open(path, "rb") as f:
+        data = f.read()
+    text = data.decode("utf-8-sig")
+    if not path.endswith(".txt") and text.lstrip()[:1] in ("{", "["):
+        return len(json.loads(text))
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    empty = [i + 1 for i, line in enumerate(lines) if line.rstrip("\r") == ""]
+    if empty:
+        sys.exit("export_model: %s line %d is empty (one label per line)" % (path, empty[0]))
+    return len(lines)
 
 
 def _pin_hash_seed():

@@ -15,9 +15,10 @@ scripts/install-deps.sh test
 # The compiler is fixed per tree by its first configure: build-fuzz is clang's.
 CC=clang CXX=clang++ inferd_configure build-fuzz RelWithDebInfo OFF -DINFERD_FUZZ=ON -DINFERD_SANITIZE=ON >/dev/null
 # Every harness fuzz/CMakeLists.txt defines: the whole image path, raw HTTP,
-# and each decoder alone, and the v2 binary tensor data parser.
+# and each decoder alone, the v2 binary tensor data parser, model metadata and
+# label files.
 # INFERD_FUZZ_HARNESSES picks some of them.
-read -r -a harnesses <<< "${INFERD_FUZZ_HARNESSES:-image http kserve webp tiff heif bmp pnm}"
+read -r -a harnesses <<< "${INFERD_FUZZ_HARNESSES:-image http kserve model_files webp tiff heif bmp pnm}"
 cmake --build build-fuzz -j "$(nproc)" --target "${harnesses[@]/#/fuzz_}" >/dev/null
 /usr/bin/python3 fuzz/make_seeds.py build-fuzz/seeds >/dev/null
 

@@ -46,6 +46,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torchvision import transforms
+from torchvision.transforms import InterpolationMode
 
 DEFAULT_RESIZE = 255
 # ftyp major brands of the HEIF files libheif decodes (HEVC and AV1 stills).
@@ -56,11 +57,21 @@ DEFAULT_STD = (0.229, 0.224, 0.225)
 DEFAULT_THREADS = 2
 
 
-def build_transform(resize=DEFAULT_RESIZE, crop=DEFAULT_CROP, mean=DEFAULT_MEAN, std=DEFAULT_STD):
-    """The Flask server's torchvision transform (PIL bilinear resize of the short side)."""
+INTERPOLATIONS = {"bilinear": InterpolationMode.BILINEAR, "bicubic": InterpolationMode.BICUBIC}
+
+
+def build_transform(resize=DEFAULT_RESIZE, crop=DEFAULT_CROP, mean=DEFAULT_MEAN, std=DEFAULT_STD,
+                    interpolation="bilinear"):
+    """torchvision's Resize -> CenterCrop -> ToTensor -> Normalize on a PIL image.
+
+    The defaults are the Flask server's (bilinear Resize(255) of the short
+    side, CenterCrop(224)).  resize is an int (or [n]: the shorter side) or
+    [h, w]; crop an int or [h, w]; interpolation "bilinear" or "bicubic".
+    """
     return transforms.Compose([
-        transforms.Resize(resize),
-        transforms.CenterCrop(crop),
+        transforms.Resize(resize if isinstance(resize, int) else list(resize),
+                          interpolation=INTERPOLATIONS[interpolation]),
+        transforms.CenterCrop(crop if isinstance(crop, int) else list(crop)),
         transforms.ToTensor(),
         transforms.Normalize(list(mean), list(std)),
     ])
@@ -85,6 +96,27 @@ def heif_to_png(path, png_path):
     # embedded ICC profile libpng calls incorrect): an empty file is a failure.
     if proc.returncode != 0 or not os.path.exists(png_path) or os.path.getsize(png_path) == 0:
         raise OSError("heif-convert: " + " ".join(proc.stdout.split())[-300:])
+
+
+def preprocess_from_meta(meta):
+    """The keyword arguments of build_transform that a model file's metadata states."""
+    pre = (meta or {}).get("preprocess") or {}
+    out = {}
+    for key in ("resize", "crop"):
+        if key in pre:
+            v = pre[key]
+            out[key] = v if isinstance(v, int) else (v[0] if len(v) == 1 and key == "resize" else list(v))
+    for key in ("mean", "std"):
+        if key in pre:
+            out[key] = tuple(pre[key])
+    if "interpolation" in pre:
+        out["interpolation"] = pre["interpolation"]
+    return out
+
+
+def crop_hw(crop):
+    """(h, w) of a CenterCrop size."""
+    return (crop, crop) if isinstance(crop, int) else (crop[0], crop[-1])
 
 
 def load_rgb(path):

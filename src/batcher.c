@@ -16,8 +16,9 @@ typedef struct {
     model *model;
     pthread_t thread;
     int started;
-    float *inputs;  /* max_batch * tensor_len */
-    float *logits;  /* max_batch * num_classes */
+    float *inputs;  /* max_batch * input_room */
+    float *logits;  /* max_batch * logits_room */
+    size_t input_room, logits_room;
 } batch_worker;
 
 struct batcher {
@@ -63,6 +64,31 @@ static void record_forward(batcher *b, int batch_size, uint64_t forward_ns) {
     uint64_t old = atomic_load(&b->forward_ns_per_image);
     /* Races between workers lose an update at worst: it is an estimate. */
     atomic_store(&b->forward_ns_per_image, old ? (old * 3 + per_image) / 4 : per_image);
+}
+
+/* The model and sizes a job runs with. */
+static model *job_model(const batch_worker *w, const batch_job *job) { return job->model ? job->model : w->model; }
+static size_t job_tensor_len(const batcher *b, const batch_job *job) {
+    return job->model ? job->tensor_len : b->tensor_len;
+}
+static int job_classes(const batcher *b, const batch_job *job) { return job->model ? job->num_classes : b->num_classes; }
+
+/* Makes the worker's buffers hold max_batch tensors and logits of a model. */
+static int worker_room(batch_worker *w, size_t tensor_len, int num_classes) {
+    size_t max_batch = (size_t)w->owner->opts.max_batch;
+    if (tensor_len > w->input_room) {
+        float *p = realloc(w->inputs, sizeof(float) * tensor_len * max_batch);
+        if (!p) return -1;
+        w->inputs = p;
+        w->input_room = tensor_len;
+    }
+    if ((size_t)num_classes > w->logits_room) {
+        float *p = realloc(w->logits, sizeof(float) * (size_t)num_classes * max_batch);
+        if (!p) return -1;
+        w->logits = p;
+        w->logits_room = (size_t)num_classes;
+    }
+    return 0;
 }
 
 static void finish(batch_job *job, batch_job_status status, const char *error) {
@@ -121,7 +147,10 @@ static void *worker_main(void *arg) {
         int n = 0;
         uint64_t now = util_now_ns();
         batch_job *expired = NULL, *abandoned = NULL;
-        while (n < max_batch && b->head) {
+        model *batch_model = NULL;
+        /* One batch runs on one model: it ends at the first job (in queue
+         * order) for another one, which the next batch takes. */
+        while (n < max_batch && b->head && (!batch_model || job_model(w, b->head) == batch_model)) {
             batch_job *job = pop_locked(b);
             if (job->deadline_ns && now > job->deadline_ns) {
                 job->next = expired;
@@ -133,6 +162,7 @@ static void *worker_main(void *arg) {
                 abandoned = job;
                 continue;
             }
+            batch_model = job_model(w, job);
             batch[n++] = job;
         }
         /* Another worker may be idle while jobs remain. */
@@ -151,20 +181,26 @@ static void *worker_main(void *arg) {
         }
         if (n == 0) continue;
 
+        size_t tensor_len = job_tensor_len(b, batch[0]);
+        int classes = job_classes(b, batch[0]);
+        char err[160] = "";
+        if (worker_room(w, tensor_len, classes) != 0) {
+            for (int i = 0; i < n; i++) finish(batch[i], BATCH_JOB_MODEL_ERROR, "out of memory for the batch");
+            continue;
+        }
         uint64_t started = util_now_ns();
         for (int i = 0; i < n; i++) {
-            memcpy(w->inputs + (size_t)i * b->tensor_len, batch[i]->input, b->tensor_len * sizeof(float));
+            memcpy(w->inputs + (size_t)i * tensor_len, batch[i]->input, tensor_len * sizeof(float));
             batch[i]->started_ns = started;
             batch[i]->batch_size = n;
         }
-        char err[160] = "";
-        int rc = model_forward(w->model, w->inputs, n, w->logits, err, sizeof(err));
+        int rc = model_forward(batch_model, w->inputs, n, w->logits, err, sizeof(err));
         uint64_t forward_ns = util_now_ns() - started;
         if (rc == 0) record_forward(b, n, forward_ns);
         if (b->opts.on_batch) b->opts.on_batch(b->opts.on_batch_ctx, n, (double)forward_ns / 1e9);
         for (int i = 0; i < n; i++) {
             if (rc == 0) {
-                memcpy(batch[i]->logits, w->logits + (size_t)i * b->num_classes, sizeof(float) * (size_t)b->num_classes);
+                memcpy(batch[i]->logits, w->logits + (size_t)i * (size_t)classes, sizeof(float) * (size_t)classes);
                 finish(batch[i], BATCH_JOB_OK, NULL);
             } else {
                 finish(batch[i], BATCH_JOB_MODEL_ERROR, err);
@@ -201,9 +237,7 @@ int batcher_create(model **models, int model_count, const batcher_options *opts,
         batch_worker *w = &b->workers[i];
         w->owner = b;
         w->model = models[i];
-        w->inputs = malloc(sizeof(float) * tensor_len * (size_t)opts->max_batch);
-        w->logits = malloc(sizeof(float) * (size_t)num_classes * (size_t)opts->max_batch);
-        if (!w->inputs || !w->logits) goto nomem;
+        if (worker_room(w, tensor_len, num_classes) != 0) goto nomem;
     }
     for (int i = 0; i < model_count; i++) {
         if (pthread_create(&b->workers[i].thread, NULL, worker_main, &b->workers[i]) != 0) {

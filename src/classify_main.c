@@ -12,6 +12,7 @@
 #include "pipeline.h"
 #include "preprocess.h"
 #include "response.h"
+#include "served_model.h"
 #include "util.h"
 
 static int is_meta_flag(const char *a) {
@@ -49,8 +50,9 @@ int main(int argc, char **argv) {
     char err[1024] = "";
     config_action action = config_load(&cfg, nflags, flags, stdout, err, sizeof(err));
     int status = 0;
-    labels *l = NULL;
-    preprocess *pp = NULL;
+    served_model *sm = NULL;
+    const labels *l = NULL;
+    const preprocess *pp = NULL;
     model *m = NULL;
     float *tensor = NULL, *logits = NULL;
     if (action != CONFIG_RUN) {
@@ -69,34 +71,24 @@ int main(int argc, char **argv) {
         status = 2;
         goto done;
     }
-    preprocess_config pc;
-    preprocess_config_default(&pc);
-    pc.resize_short = cfg.resize;
-    pc.crop_width = pc.crop_height = cfg.crop;
-    for (int c = 0; c < 3; c++) pc.mean[c] = (float)cfg.mean[c], pc.std[c] = (float)cfg.std[c];
     model_options mo;
     model_options_default(&mo);
     mo.intra_op_threads = cfg.threads > 0 ? cfg.threads : config_online_cpus();
     mo.optimize = cfg.optimize;
     mo.precision = strcmp(cfg.precision, "bf16") == 0 ? MODEL_PRECISION_BF16 : MODEL_PRECISION_FP32;
-    mo.input_height = mo.input_width = cfg.crop;
-    if (labels_load(cfg.class_index_path, &l, err, sizeof(err)) != 0 ||
-        preprocess_create(&pc, &pp, err, sizeof(err)) != 0 || model_load(cfg.model_path, &mo, &m, err, sizeof(err)) != 0) {
+    if (served_model_load(&cfg, &mo, &sm, err, sizeof(err)) != 0) {
         fprintf(stderr, "inferd-classify: %s\n", err);
         status = 1;
         goto done;
     }
-    model_meta meta;
+    l = sm->labels;
+    pp = sm->preprocess;
+    m = sm->model;
     char description[256];
-    model_meta_parse(model_metadata(m), &meta);
-    model_meta_describe(&meta, description, sizeof(description));
+    model_meta_describe(&sm->meta, description, sizeof(description));
     log_info("model: %s", description);
-    int classes = model_num_classes(m);
-    if (classes != labels_count(l)) {
-        fprintf(stderr, "inferd-classify: model has %d classes, class index %d\n", classes, labels_count(l));
-        status = 1;
-        goto done;
-    }
+    log_info("preprocessing: %s", sm->sources);
+    int classes = sm->num_classes;
     image_limits limits = {.max_pixels = (uint64_t)cfg.max_pixels, .exif_orientation = cfg.exif_orientation};
     tensor = malloc(sizeof(float) * preprocess_tensor_len(pp));
     logits = malloc(sizeof(float) * (size_t)classes);
@@ -131,9 +123,7 @@ int main(int argc, char **argv) {
 done:
     free(tensor);
     free(logits);
-    model_free(m);
-    preprocess_free(pp);
-    labels_free(l);
+    served_model_release(sm);
     config_free(&cfg);
     free(flags);
     free(images);

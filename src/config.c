@@ -21,7 +21,9 @@
 #define INFERD_VERSION "0.1.0"
 #endif
 
-typedef enum { KEY_STRING, KEY_INT, KEY_INT64, KEY_BOOL, KEY_FLOAT3 } key_type;
+/* KEY_SIZE: an integer n or a [h, w] pair (text "n" or "h,w"), stored in
+ * an int followed by an int[2] (see resize/resize_hw). */
+typedef enum { KEY_STRING, KEY_INT, KEY_INT64, KEY_BOOL, KEY_FLOAT3, KEY_SIZE } key_type;
 
 typedef struct {
     const char *name; /* JSON key; the flag is --name with '_' as '-', the variable INFERD_NAME */
@@ -62,10 +64,16 @@ static const config_key config_keys[] = {
     {"request_timeout_ms", KEY_INT, FIELD(request_timeout_ms), 0, 3600000, NULL,
      "longest queue wait before 503 (0 = automatic: twice the time the full queue takes to drain at the "
      "measured forward time, at least 1 s)"},
-    {"resize", KEY_INT, FIELD(resize), 1, 16384, NULL, "Resize(n): the shorter side becomes n"},
-    {"crop", KEY_INT, FIELD(crop), 1, 16384, NULL, "CenterCrop(n) and the model input size"},
-    {"mean", KEY_FLOAT3, FIELD(mean), 0, 0, NULL, "Normalize mean, three numbers"},
-    {"std", KEY_FLOAT3, FIELD(std), 0, 0, NULL, "Normalize std, three positive numbers"},
+    {"resize", KEY_SIZE, FIELD(resize), 1, 16384, NULL,
+     "Resize(n): the shorter side becomes n; or h,w ([h, w] in JSON) for exactly that size (default: the model "
+     "file's)"},
+    {"crop", KEY_SIZE, FIELD(crop), 1, 16384, NULL,
+     "CenterCrop(n) or h,w, the model input size (default: the model file's)"},
+    {"interpolation", KEY_STRING, FIELD(interpolation), 0, 0, "bilinear|bicubic",
+     "Resize filter, Pillow-exact (default: the model file's)"},
+    {"mean", KEY_FLOAT3, FIELD(mean), 0, 0, NULL, "Normalize mean, three numbers (default: the model file's)"},
+    {"std", KEY_FLOAT3, FIELD(std), 0, 0, NULL,
+     "Normalize std, three positive numbers (default: the model file's)"},
     {"max_body_bytes", KEY_INT64, FIELD(max_body_bytes), 1, INT64_C(1) << 40, NULL, "largest request body (413 above)"},
     {"max_pixels", KEY_INT64, FIELD(max_pixels), 1, INT64_C(1) << 40, NULL,
      "largest decoded image, width*height (413 above)"},
@@ -79,9 +87,66 @@ static const config_key config_keys[] = {
     {"access_log", KEY_BOOL, FIELD(access_log), 0, 1, NULL, "one log line per request on stderr"},
     {"static_dir", KEY_STRING, FIELD(static_dir), 0, 0, NULL,
      "serve index.html from this folder instead of the built-in page (empty = built-in)"},
+    {"model_control", KEY_STRING, FIELD(model_control), 0, 0, "none|explicit",
+     "reload over HTTP (POST /v2/repository/models/NAME/load): none = off; SIGHUP always reloads"},
+    {"admin_token", KEY_STRING, FIELD(admin_token), 0, 0, NULL,
+     "model control requires Authorization: Bearer TOKEN (empty = no token)"},
+    {"admin_token_file", KEY_STRING, FIELD(admin_token_file), 0, 0, NULL,
+     "read admin_token from this file's first line (empty = none)"},
+    {"admin_addr", KEY_STRING, FIELD(admin_addr), 0, 0, NULL,
+     "serve model control on its own listener at this address, e.g. 127.0.0.1 (empty = the public one)"},
+    {"admin_port", KEY_INT, FIELD(admin_port), 0, 65535, NULL, "port of the admin_addr listener (0 = a free one)"},
 };
 
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
+
+_Static_assert(CONFIG_KEY_COUNT <= sizeof(((inferd_config *)0)->origins), "origins[] too small for the key table");
+_Static_assert(FIELD(resize_hw) == FIELD(resize) + sizeof(int) && FIELD(crop_hw) == FIELD(crop) + sizeof(int),
+               "a KEY_SIZE int must be followed by its int[2]");
+
+static void mark_origin(inferd_config *cfg, const config_key *k, config_origin origin) {
+    cfg->origins[k - config_keys] = (unsigned char)origin;
+}
+
+/* The kind of source an origin label (a file path, INFERD_X, --x) names. */
+static config_origin origin_kind(const char *origin) {
+    if (strncmp(origin, "--", 2) == 0) return CONFIG_FROM_FLAG;
+    if (strncmp(origin, "INFERD_", 7) == 0) return CONFIG_FROM_ENV;
+    return CONFIG_FROM_FILE;
+}
+
+config_origin config_key_origin(const inferd_config *cfg, const char *key) {
+    for (size_t i = 0; i < CONFIG_KEY_COUNT; i++)
+        if (strcmp(config_keys[i].name, key) == 0) return (config_origin)cfg->origins[i];
+    return CONFIG_FROM_DEFAULT;
+}
+
+const char *config_origin_name(config_origin origin) {
+    switch (origin) {
+    case CONFIG_FROM_DEFAULT: return "default";
+    case CONFIG_FROM_FILE: return "config file";
+    case CONFIG_FROM_ENV: return "environment";
+    case CONFIG_FROM_FLAG: return "flag";
+    }
+    return "?";
+}
+
+/* Stores n (single) or h, w into a KEY_SIZE slot. */
+static int store_size(const config_key *k, inferd_config *cfg, int64_t h, int64_t w, int single, const char *origin,
+                      char *err, size_t errlen) {
+    if (h < k->min || h > k->max || w < k->min || w > k->max) {
+        snprintf(err, errlen, "%s: %s sizes must be in %lld..%lld", origin, k->name, (long long)k->min,
+                 (long long)k->max);
+        return -1;
+    }
+    int *slot = (int *)((char *)cfg + k->offset);
+    int is_crop = k->offset == FIELD(crop);
+    /* resize n means "shorter side"; crop n means n x n. */
+    slot[0] = single || (is_crop && h == w) ? (int)h : 0;
+    slot[1] = single && !is_crop ? 0 : (int)h;
+    slot[2] = single && !is_crop ? 0 : (int)w;
+    return 0;
+}
 
 static int set_string(char **slot, const char *value) {
     char *copy = util_strdup(value);
@@ -113,6 +178,8 @@ void config_defaults(inferd_config *cfg) {
     cfg->request_timeout_ms = 0;
     cfg->resize = 255;
     cfg->crop = 224;
+    cfg->crop_hw[0] = cfg->crop_hw[1] = 224;
+    set_string(&cfg->interpolation, "bilinear");
     cfg->mean[0] = 0.485, cfg->mean[1] = 0.456, cfg->mean[2] = 0.406;
     cfg->std[0] = 0.229, cfg->std[1] = 0.224, cfg->std[2] = 0.225;
     cfg->max_body_bytes = INT64_C(20) << 20;
@@ -123,6 +190,11 @@ void config_defaults(inferd_config *cfg) {
     set_string(&cfg->log_format, "plain");
     cfg->access_log = 1;
     set_string(&cfg->static_dir, "");
+    set_string(&cfg->model_control, "none");
+    set_string(&cfg->admin_token, "");
+    set_string(&cfg->admin_token_file, "");
+    set_string(&cfg->admin_addr, "");
+    cfg->admin_port = 0;
 }
 
 void config_free(inferd_config *cfg) {
@@ -197,11 +269,45 @@ static int store_int(const config_key *k, inferd_config *cfg, int64_t v, const c
     return 0;
 }
 
-/* Text form, used by flags and environment variables. */
+static int apply_text_value(inferd_config *cfg, const config_key *k, const char *value, const char *origin,
+                            char *err, size_t errlen);
+
+/* Text form, used by flags and environment variables (and JSON strings). */
 static int apply_text(inferd_config *cfg, const config_key *k, const char *value, const char *origin,
                       char *err, size_t errlen) {
+    int rc = apply_text_value(cfg, k, value, origin, err, errlen);
+    if (rc == 0) mark_origin(cfg, k, origin_kind(origin));
+    return rc;
+}
+
+static int apply_text_value(inferd_config *cfg, const config_key *k, const char *value, const char *origin,
+                            char *err, size_t errlen) {
     void *slot = (char *)cfg + k->offset;
     switch (k->type) {
+    case KEY_SIZE: {
+        long long v[2];
+        int n = 0;
+        const char *p = value;
+        for (; n < 2; n++) {
+            char *end;
+            errno = 0;
+            v[n] = strtoll(p, &end, 10);
+            if (errno || end == p) goto bad_size;
+            p = end;
+            while (isspace((unsigned char)*p)) p++;
+            if (*p != ',') {
+                n++;
+                break;
+            }
+            p++;
+        }
+        if (*p) goto bad_size;
+        return n == 1 ? store_size(k, cfg, v[0], v[0], 1, origin, err, errlen)
+                      : store_size(k, cfg, v[0], v[1], 0, origin, err, errlen);
+    bad_size:
+        snprintf(err, errlen, "%s: %s needs an integer or h,w, not \"%s\"", origin, k->name, value);
+        return -1;
+    }
     case KEY_STRING:
         if (check_choice(k, value) != 0) {
             snprintf(err, errlen, "%s: %s must be one of %s, not \"%s\"", origin, k->name, k->choices, value);
@@ -256,10 +362,42 @@ static int apply_text(inferd_config *cfg, const config_key *k, const char *value
     return -1;
 }
 
+static int apply_json_typed(inferd_config *cfg, const config_key *k, const cJSON *v, const char *origin,
+                            char *err, size_t errlen);
+
 static int apply_json_value(inferd_config *cfg, const config_key *k, const cJSON *v, const char *origin,
+                            char *err, size_t errlen) {
+    int rc = apply_json_typed(cfg, k, v, origin, err, errlen);
+    if (rc == 0) mark_origin(cfg, k, CONFIG_FROM_FILE);
+    return rc;
+}
+
+static int json_whole_number(const cJSON *v, int64_t *out) {
+    if (!cJSON_IsNumber(v)) return -1;
+    double d = v->valuedouble;
+    if (d != floor(d) || fabs(d) > 9e15) return -1;
+    *out = (int64_t)d;
+    return 0;
+}
+
+static int apply_json_typed(inferd_config *cfg, const config_key *k, const cJSON *v, const char *origin,
                             char *err, size_t errlen) {
     void *slot = (char *)cfg + k->offset;
     switch (k->type) {
+    case KEY_SIZE: {
+        int64_t h, w;
+        if (cJSON_IsArray(v)) {
+            int n = cJSON_GetArraySize(v);
+            if (n == 1 && json_whole_number(cJSON_GetArrayItem(v, 0), &h) == 0) /* torchvision's [n] */
+                return store_size(k, cfg, h, h, 1, origin, err, errlen);
+            if (n == 2 && json_whole_number(cJSON_GetArrayItem(v, 0), &h) == 0 &&
+                json_whole_number(cJSON_GetArrayItem(v, 1), &w) == 0)
+                return store_size(k, cfg, h, w, 0, origin, err, errlen);
+            break;
+        }
+        if (json_whole_number(v, &h) != 0) break;
+        return store_size(k, cfg, h, h, 1, origin, err, errlen);
+    }
     case KEY_STRING:
         if (!cJSON_IsString(v)) break;
         return apply_text(cfg, k, v->valuestring, origin, err, errlen);
@@ -288,7 +426,7 @@ static int apply_json_value(inferd_config *cfg, const config_key *k, const cJSON
     }
 wrong_type:;
     static const char *const type_names[] = {"a string", "an integer", "an integer", "true or false",
-                                             "an array of three numbers"};
+                                             "an array of three numbers", "an integer or [h, w]"};
     snprintf(err, errlen, "%s: \"%s\" must be %s", origin, k->name, type_names[k->type]);
     return -1;
 }
@@ -329,7 +467,7 @@ int config_validate(const inferd_config *cfg, char *err, size_t errlen) {
             return -1;
         }
     }
-    if (cfg->crop > cfg->resize * 4) {
+    if (cfg->resize > 0 && cfg->crop > 0 && cfg->crop > cfg->resize * 4) {
         snprintf(err, errlen, "crop %d is implausibly larger than resize %d", cfg->crop, cfg->resize);
         return -1;
     }
@@ -390,6 +528,7 @@ void config_print_help(FILE *out, const char *program) {
             snprintf(def, sizeof(def), "%g,%g,%g", v[0], v[1], v[2]);
             break;
         }
+        case KEY_SIZE: snprintf(def, sizeof(def), "%d", *(int *)slot); break;
         }
         fprintf(out, "  --%-22s %-30s %s%s%s (default %s)\n", flag, env, k->help, k->choices ? ": " : "",
                 k->choices ? k->choices : "", def);
@@ -403,11 +542,25 @@ static void print_config(FILE *out, const inferd_config *cfg) {
         const config_key *k = &config_keys[i];
         const void *slot = (const char *)cfg + k->offset;
         switch (k->type) {
-        case KEY_STRING: cJSON_AddStringToObject(root, k->name, *(char *const *)slot); break;
+        case KEY_STRING: {
+            const char *v = *(char *const *)slot;
+            /* a secret is never printed, only whether it is set */
+            if (k->offset == FIELD(admin_token) && *v) v = "(set)";
+            cJSON_AddStringToObject(root, k->name, v);
+            break;
+        }
         case KEY_INT: cJSON_AddNumberToObject(root, k->name, *(const int *)slot); break;
         case KEY_INT64: cJSON_AddNumberToObject(root, k->name, (double)*(const int64_t *)slot); break;
         case KEY_BOOL: cJSON_AddBoolToObject(root, k->name, *(const int *)slot); break;
         case KEY_FLOAT3: cJSON_AddItemToObject(root, k->name, cJSON_CreateDoubleArray(slot, 3)); break;
+        case KEY_SIZE: {
+            const int *v = slot;
+            if (v[0] > 0 && (k->offset == FIELD(resize) || (v[1] == v[0] && v[2] == v[0])))
+                cJSON_AddNumberToObject(root, k->name, v[0]);
+            else
+                cJSON_AddItemToObject(root, k->name, cJSON_CreateIntArray(v + 1, 2));
+            break;
+        }
         }
     }
     char *text = root ? cJSON_Print(root) : NULL;
@@ -516,6 +669,22 @@ config_action config_load(inferd_config *cfg, int argc, char **argv, FILE *out, 
         if (apply_text(cfg, k, value, origin, err, errlen) != 0) return CONFIG_EXIT_ERROR;
     }
 
+    if (!*cfg->admin_token && *cfg->admin_token_file) {
+        char *text;
+        size_t len;
+        char why[256];
+        if (util_read_file(cfg->admin_token_file, 4096, &text, &len, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "admin_token_file %s: %s", cfg->admin_token_file, why);
+            return CONFIG_EXIT_ERROR;
+        }
+        text[strcspn(text, "\r\n")] = '\0';
+        int rc = set_string(&cfg->admin_token, text);
+        free(text);
+        if (rc != 0 || !*cfg->admin_token) {
+            snprintf(err, errlen, "admin_token_file %s: empty first line", cfg->admin_token_file);
+            return CONFIG_EXIT_ERROR;
+        }
+    }
     if (config_validate(cfg, err, errlen) != 0) return CONFIG_EXIT_ERROR;
     if (check_only) {
         print_config(out, cfg);

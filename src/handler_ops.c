@@ -22,13 +22,20 @@ static void answer_ready(http_request *req) {
 
 static void answer_metrics(http_request *req) {
     const http_deps *d = req->deps;
+    model_slot_stats st;
+    model_slot_get_stats(d->models, &st);
     metrics_gauges g = {
         .in_flight = http_server_in_flight(req->server),
         .queue_depth = batcher_queue_depth(d->batcher),
         .ready = http_server_is_ready(req->server),
         .model_name = d->model_name,
-        .weights = d->model_kind,
+        .weights = req->model->meta.weights,
         .precision = d->precision,
+        .model_load_seconds = st.load_seconds,
+        .model_warm_seconds = st.warm_seconds,
+        .model_reloads = st.reloads_ok,
+        .model_reload_failures = st.reloads_failed,
+        .model_generation = st.generation,
     };
     char *text = metrics_render(d->metrics, &g);
     if (!text) {
@@ -41,9 +48,28 @@ static void answer_metrics(http_request *req) {
 
 static void answer_info(http_request *req) {
     const http_deps *d = req->deps;
+    const served_model *sm = req->model;
+    model_slot_stats st;
+    model_slot_get_stats(d->models, &st);
+    /* The request's model; the statistics are the slot's (the same model
+     * unless a reload finished in between). */
+    response_model_info mi = {
+        .name = d->model_name,
+        .arch = sm->meta.arch,
+        .weights = sm->meta.weights,
+        .seed = sm->meta.seed,
+        .precision = d->precision,
+        .input_size = sm->preprocess_config.crop_height,
+        .num_classes = sm->num_classes,
+        .preprocessing = sm->sources,
+        .load_seconds = sm->load_seconds,
+        .warm_seconds = sm->warm_seconds,
+        .generation = sm->generation,
+        .reloads = st.reloads_ok,
+        .failed_reloads = st.reloads_failed,
+    };
     http_respond_json(req, 200,
-                      response_info_json(INFERD_VERSION, d->model_name, d->model_arch, d->model_kind, d->model_seed, d->precision,
-                                         d->cfg->crop, (long long)d->cfg->max_body_bytes,
+                      response_info_json(INFERD_VERSION, &mi, (long long)d->cfg->max_body_bytes,
                                          (long long)d->cfg->max_pixels, d->cfg->max_images));
 }
 

@@ -173,14 +173,15 @@ static void seed_body(http_request *req) {
 }
 
 static void seed_results(http_request *req) {
-    const http_deps *d = req->deps;
+    const served_model *sm = req->model;
     seed_request *sr = req->handler_data;
     if (req->item_count == 1) {
         http_item *item = &req->items[0];
         if (item->status != 200)
             http_respond_error(req, item->status, item->error);
         else
-            http_respond_json(req, 200, response_result_json(d->labels, item->logits, d->num_classes, sr->topk));
+            http_respond_json(req, 200,
+                              response_result_json(sm->labels, item->logits, sm->num_classes, sr->topk));
         return;
     }
     /* Several images: 200 with one entry per image, in order; a bad image
@@ -192,7 +193,7 @@ static void seed_results(http_request *req) {
     }
     for (int i = 0; i < req->item_count; i++)
         items[i] = (response_item){req->items[i].logits, req->items[i].status, req->items[i].error};
-    char *body = response_results_json(d->labels, items, req->item_count, d->num_classes, sr->topk);
+    char *body = response_results_json(sm->labels, items, req->item_count, sm->num_classes, sr->topk);
     free(items);
     http_respond_json(req, 200, body); /* NULL body: answers 500 */
 }

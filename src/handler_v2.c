@@ -72,33 +72,42 @@ static v2_route v2_route_of(const char *path, const char *model_name, char *why,
     return V2_UNKNOWN;
 }
 
-static void model_of(const http_deps *d, kserve_model *m) {
+/* The model as the request took it: a reload may have changed the
+ * architecture, classes and preprocessing, never the name. */
+static void model_of(const http_request *req, kserve_model *m) {
+    const http_deps *d = req->deps;
     const inferd_config *cfg = d->cfg;
+    const served_model *sm = req->model;
+    const preprocess_config *pc = &sm->preprocess_config;
     memset(m, 0, sizeof(*m));
     m->name = d->model_name;
     m->version = MODEL_VERSION;
     m->platform = "pytorch_libtorch";
-    m->labels = d->labels;
-    m->num_classes = d->num_classes;
+    m->labels = sm->labels;
+    m->num_classes = sm->num_classes;
     m->channels = 3;
-    m->height = m->width = cfg->crop;
-    m->weights = d->model_kind;
+    m->height = pc->crop_height;
+    m->width = pc->crop_width;
+    m->weights = sm->meta.weights;
     m->precision = d->precision;
     m->max_batch = cfg->max_batch;
     m->batch_delay_us = cfg->batch_delay_us;
     m->queue_capacity = cfg->queue_capacity;
     m->max_images = cfg->max_images;
     m->instances = cfg->model_instances > 0 ? cfg->model_instances : config_online_cpus();
-    m->resize = cfg->resize;
+    m->resize = pc->resize_short;
+    m->resize_height = pc->resize_height;
+    m->resize_width = pc->resize_width;
+    m->interpolation = preprocess_interpolation_name(pc->interpolation);
     for (int c = 0; c < 3; c++) {
-        m->mean[c] = cfg->mean[c];
-        m->std[c] = cfg->std[c];
+        m->mean[c] = pc->mean[c];
+        m->std[c] = pc->std[c];
     }
 }
 
 static void answer_get(http_request *req, v2_route route) {
     kserve_model m;
-    model_of(req->deps, &m);
+    model_of(req, &m);
     if (route == V2_SERVER) {
         http_respond_json(req, 200, kserve_server_metadata(INFERD_VERSION));
     } else if (route == V2_MODEL) {
@@ -196,7 +205,8 @@ static void record_failure(http_request *req, v2_infer *v) {
 static void v2_body(http_request *req) {
     v2_infer *v = req->handler_data;
     const inferd_config *cfg = req->deps->cfg;
-    kserve_limits limits = {cfg->max_images, 3, cfg->crop, cfg->crop};
+    kserve_limits limits = {cfg->max_images, 3, req->model->preprocess_config.crop_height,
+                            req->model->preprocess_config.crop_width};
     char err[256];
     int status = kserve_parse_infer((const uint8_t *)(req->body ? req->body : ""), req->body_len, v->header_len,
                                     &limits, &v->kr, err, sizeof(err));
@@ -257,7 +267,7 @@ static void v2_results(http_request *req) {
     uint64_t t0 = util_now_ns();
     const float **logits = malloc(sizeof(float *) * (size_t)req->item_count);
     kserve_model m;
-    model_of(req->deps, &m);
+    model_of(req, &m);
     kserve_response resp;
     int built = -1;
     if (logits) {

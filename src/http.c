@@ -95,10 +95,15 @@ static const struct {
     {"/info", 0, &handler_ops},
     {"/v2/health/live", 0, &handler_ops},
     {"/v2/health/ready", 0, &handler_ops},
+    {"/v2/repository", 1, &handler_model_control},
     {"/v2", 1, &handler_v2},
 };
 
-static const handler *handler_of(const char *path) {
+static const handler *handler_of(const http_deps *d, const char *path) {
+    /* Model control is served by one listener only: the admin one when it
+     * has its own, else the public one; the admin one serves nothing else. */
+    int control = model_control_owns(path);
+    if ((d->routes == HTTP_ROUTES_PUBLIC && control) || (d->routes == HTTP_ROUTES_ADMIN && !control)) return NULL;
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         size_t n = strlen(routes[i].path);
         if (routes[i].prefix ? !strncmp(path, routes[i].path, n) && (path[n] == '\0' || path[n] == '/')
@@ -124,6 +129,7 @@ typedef struct {
     char error[256];
     int queue_failed; /* MHD_queue_response failed: close the connection */
     const char *allow; /* the Allow header of a 405 */
+    const char *extra_name, *extra_value; /* one more header (static strings), e.g. WWW-Authenticate */
     atomic_int pending; /* jobs out at the batcher, plus one guard while submitting */
     int holds_admission; /* counted in server->preparing */
     uint64_t client_deadline_ns; /* from X-Request-Timeout-Ms (or the handler); 0 = none */
@@ -174,6 +180,7 @@ void http_respond_with_header(http_request *pub, int status, const char *content
     MHD_add_response_header(resp, "X-Request-Id", pub->request_id);
     if (header && value) MHD_add_response_header(resp, header, value);
     if (req->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
+    if (req->extra_name) MHD_add_response_header(resp, req->extra_name, req->extra_value);
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     /* While draining, kept-alive clients are told to reconnect elsewhere. */
     if (atomic_load(&pub->server->draining)) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -200,6 +207,12 @@ void http_respond_method_not_allowed(http_request *pub, const char *allow) {
     snprintf(msg, sizeof(msg), "method %s not allowed here (allowed: %s)", pub->method, allow);
     request_of(pub)->allow = allow;
     http_respond_json(pub, 405, response_error_json(msg));
+}
+
+void http_request_set_header(http_request *pub, const char *name, const char *value) {
+    request *req = request_of(pub);
+    req->extra_name = name;
+    req->extra_value = value;
 }
 
 int http_request_answered(const http_request *pub) { return ((const request *)pub)->state == REQ_ANSWERED; }
@@ -413,11 +426,12 @@ static void start_inference(request *req) {
     http_request *pub = &req->pub;
     image_limits limits = s->limits;
     if (pub->exif_orientation >= 0) limits.exif_orientation = pub->exif_orientation;
+    const served_model *sm = pub->model;
     batcher_expect(d->batcher, pub->item_count);
     for (int i = 0; i < pub->item_count; i++) {
         http_item *item = &pub->items[i];
-        item->logits = malloc(sizeof(float) * (size_t)d->num_classes);
-        if (!item->prepared) item->tensor = malloc(sizeof(float) * d->tensor_len);
+        item->logits = malloc(sizeof(float) * (size_t)sm->num_classes);
+        if (!item->prepared) item->tensor = malloc(sizeof(float) * sm->tensor_len);
         if (!item->tensor || !item->logits) {
             item->status = 500;
             snprintf(item->error, sizeof(item->error), "out of memory");
@@ -425,7 +439,7 @@ static void start_inference(request *req) {
         }
         if (item->prepared) continue;
         uint64_t t0 = util_now_ns();
-        image_status st = pipeline_prepare(d->preprocess, &limits, item->data, item->len, item->tensor,
+        image_status st = pipeline_prepare(sm->preprocess, &limits, item->data, item->len, item->tensor,
                                            item->error, sizeof(item->error));
         metrics_observe_preprocess(d->metrics, (double)(util_now_ns() - t0) / 1e9);
         free(item->data); /* the bytes are no longer needed: keep memory per request small */
@@ -454,6 +468,9 @@ static void start_inference(request *req) {
         }
         item->job.input = item->tensor;
         item->job.logits = item->logits;
+        item->job.model = sm->model; /* its batch runs on the request's model, even after a reload */
+        item->job.tensor_len = sm->tensor_len;
+        item->job.num_classes = sm->num_classes;
         item->job.done = job_done;
         item->job.user = req;
         item->job.deadline_ns = req->client_deadline_ns;
@@ -598,6 +615,7 @@ static request *request_create(http_server *s, struct MHD_Connection *conn, cons
     pub->deps = &s->deps;
     pub->route_label = "other";
     pub->exif_orientation = -1;
+    pub->model = model_slot_acquire(s->deps.models);
     req->conn = conn;
     req->start_ns = util_now_ns();
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -620,7 +638,7 @@ static request *request_create(http_server *s, struct MHD_Connection *conn, cons
  * the body to collect. */
 static void begin_request(request *req) {
     http_request *pub = &req->pub;
-    req->handler = handler_of(pub->path);
+    req->handler = handler_of(pub->deps, pub->path);
     if (!req->handler) {
         http_respond_error(pub, 404, "not found");
         return;
@@ -728,6 +746,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
         free(pub->items[i].logits);
     }
     free(pub->items);
+    /* The last request on a replaced model frees it. */
+    served_model_release(pub->model);
     free(req);
     atomic_fetch_sub(&s->in_flight, 1);
 }
@@ -808,6 +828,8 @@ static void *watchdog_main(void *arg) {
 int http_server_start(const http_deps *deps, http_server **out, char *err, size_t errlen) {
     *out = NULL;
     const inferd_config *cfg = deps->cfg;
+    const char *listen_addr = deps->addr ? deps->addr : cfg->addr;
+    int listen_port = deps->addr ? deps->port : cfg->port;
     http_server *s = calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "out of memory");
@@ -826,20 +848,20 @@ int http_server_start(const http_deps *deps, http_server **out, char *err, size_
      * until the idle timeout. */
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
                          MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    if (strchr(cfg->addr, ':')) {
+    if (strchr(listen_addr, ':')) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
         a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons((uint16_t)cfg->port);
-        if (inet_pton(AF_INET6, cfg->addr, &a6->sin6_addr) != 1) goto bad_addr;
+        a6->sin6_port = htons((uint16_t)listen_port);
+        if (inet_pton(AF_INET6, listen_addr, &a6->sin6_addr) != 1) goto bad_addr;
         flags |= MHD_USE_IPv6;
     } else {
         struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
         a4->sin_family = AF_INET;
-        a4->sin_port = htons((uint16_t)cfg->port);
-        if (inet_pton(AF_INET, cfg->addr, &a4->sin_addr) != 1) goto bad_addr;
+        a4->sin_port = htons((uint16_t)listen_port);
+        if (inet_pton(AF_INET, listen_addr, &a4->sin_addr) != 1) goto bad_addr;
     }
     int threads = cfg->http_threads > 0 ? cfg->http_threads : config_online_cpus();
-    s->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, access_handler, s,
+    s->daemon = MHD_start_daemon(flags, (uint16_t)listen_port, NULL, NULL, access_handler, s,
                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                                  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
@@ -850,17 +872,17 @@ int http_server_start(const http_deps *deps, http_server **out, char *err, size_
                                  MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
                                  MHD_OPTION_END);
     if (!s->daemon) {
-        snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available?)", cfg->addr, cfg->port);
+        snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available?)", listen_addr, listen_port);
         free(s);
         return -1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : cfg->port;
+    s->port = info ? info->port : listen_port;
     s->watchdog_started = pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0;
     *out = s;
     return 0;
 bad_addr:
-    snprintf(err, errlen, "addr \"%s\" is not an IPv4 or IPv6 address", cfg->addr);
+    snprintf(err, errlen, "addr \"%s\" is not an IPv4 or IPv6 address", listen_addr);
     free(s);
     return -1;
 }

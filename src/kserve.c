@@ -505,11 +505,21 @@ char *kserve_model_config(const kserve_model *m) {
     cJSON_AddItemToArray(groups, group);
     cJSON *params = cJSON_AddObjectToObject(root, "parameters");
     cJSON *pre = cJSON_AddObjectToObject(params, "preprocessing");
-    cJSON_AddNumberToObject(pre, "resize", m->resize);
-    cJSON_AddNumberToObject(pre, "crop", m->height);
+    if (m->resize > 0) {
+        cJSON_AddNumberToObject(pre, "resize", m->resize);
+    } else {
+        int hw[2] = {m->resize_height, m->resize_width};
+        cJSON_AddItemToObject(pre, "resize", cJSON_CreateIntArray(hw, 2));
+    }
+    if (m->height == m->width) {
+        cJSON_AddNumberToObject(pre, "crop", m->height);
+    } else {
+        int crop[2] = {m->height, m->width};
+        cJSON_AddItemToObject(pre, "crop", cJSON_CreateIntArray(crop, 2));
+    }
     cJSON_AddItemToObject(pre, "mean", cJSON_CreateDoubleArray(m->mean, 3));
     cJSON_AddItemToObject(pre, "std", cJSON_CreateDoubleArray(m->std, 3));
-    cJSON_AddStringToObject(pre, "interpolation", "bilinear (Pillow-exact)");
+    cJSON_AddStringToObject(pre, "interpolation", m->interpolation ? m->interpolation : "bilinear");
     cJSON_AddNumberToObject(params, "max_images_per_request", m->max_images);
     cJSON_AddStringToObject(params, "precision", m->precision);
     return response_print_and_delete(root);

@@ -1,5 +1,7 @@
-/* inferd: wires config, labels, preprocessing, model instances, the batcher
- * and the HTTP server together, then waits for SIGINT/SIGTERM to drain. */
+/* inferd: wires config, the served model (model, labels, preprocessing) in
+ * its reloadable slot, the batcher, model control and the HTTP listeners
+ * together, then waits for signals: SIGHUP reloads the model, SIGINT/SIGTERM
+ * drain and stop. */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
 #include <stdio.h>
@@ -15,22 +17,26 @@
 #include "log.h"
 #include "model.h"
 #include "metrics.h"
+#include "model_control.h"
 #include "model_meta.h"
+#include "model_slot.h"
 #include "preprocess.h"
+#include "served_model.h"
 #include "util.h"
 
 typedef struct {
     inferd_config cfg;
-    labels *labels;
-    preprocess *preprocess;
-    model *model;
-    model **workers; /* model_instances entries, all == model */
+    served_model *served; /* the model loaded at start (its reference passes to slot) */
+    model_slot *slot;     /* the model being served now */
+    model_options model_opts;
+    model **workers;      /* model_instances entries: warm-up of the first model; jobs name their own */
     int worker_count;
     batcher *batcher;
+    model_control control;
     http_server *http;
+    http_server *admin;   /* model control on its own listener (admin_addr), or NULL */
     metrics *metrics;
-    model_meta meta;
-    char model_name[64];
+    char model_name[64];   /* the v2 API's name: fixed across reloads */
     model_stats *model_stats;
 } app;
 
@@ -45,11 +51,13 @@ static void app_free(app *a) {
      * suspended connection before the HTTP daemon goes away. */
     if (a->batcher) batcher_stop(a->batcher);
     http_server_stop(a->http);
+    http_server_stop(a->admin);
     if (a->batcher) batcher_free(a->batcher);
     free(a->workers);
-    model_free(a->model);
-    preprocess_free(a->preprocess);
-    labels_free(a->labels);
+    if (a->slot)
+        model_slot_free(a->slot);
+    else
+        served_model_release(a->served);
     metrics_free(a->metrics);
     model_stats_free(a->model_stats);
     config_free(&a->cfg);
@@ -69,23 +77,28 @@ static int load_model(app *a, char *err, size_t errlen) {
     opts.intra_op_threads = threads > 0 ? threads : 1;
     opts.optimize = cfg->optimize;
     opts.precision = strcmp(cfg->precision, "bf16") == 0 ? MODEL_PRECISION_BF16 : MODEL_PRECISION_FP32;
-    opts.input_height = opts.input_width = cfg->crop;
-    if (model_load(cfg->model_path, &opts, &a->model, err, errlen) != 0) return -1;
+    a->model_opts = opts;
+    if (served_model_load(cfg, &opts, &a->served, err, errlen) != 0) return -1;
+    a->served->generation = 1;
     a->workers = calloc((size_t)instances, sizeof(model *));
     if (!a->workers) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (int i = 0; i < instances; i++) a->workers[i] = a->model;
+    for (int i = 0; i < instances; i++) a->workers[i] = a->served->model;
     a->worker_count = instances;
-    log_info("model: %s loaded; %d worker(s) share it, %d intra-op thread(s) each, precision %s, optimize %s",
-             cfg->model_path, instances, opts.intra_op_threads, cfg->precision, cfg->optimize ? "on" : "off");
+    const served_model *sm = a->served;
+    log_info("model: %s loaded in %.2f s (%d classes, labels %s as %s); %d worker(s) share it, %d intra-op "
+             "thread(s) each, precision %s, optimize %s",
+             cfg->model_path, sm->load_seconds, sm->num_classes, cfg->class_index_path,
+             labels_format_name(labels_get_format(sm->labels)), instances, opts.intra_op_threads, cfg->precision,
+             cfg->optimize ? "on" : "off");
+    log_info("preprocessing: %s", sm->sources);
     return 0;
 }
 
 static int app_start(app *a, char *err, size_t errlen) {
     const inferd_config *cfg = &a->cfg;
-    if (labels_load(cfg->class_index_path, &a->labels, err, errlen) != 0) return -1;
     a->metrics = metrics_create();
     a->model_stats = model_stats_create();
     if (!a->metrics || !a->model_stats) {
@@ -93,22 +106,12 @@ static int app_start(app *a, char *err, size_t errlen) {
         return -1;
     }
 
-    preprocess_config pc;
-    preprocess_config_default(&pc);
-    pc.resize_short = cfg->resize;
-    pc.crop_width = pc.crop_height = cfg->crop;
-    for (int c = 0; c < 3; c++) {
-        pc.mean[c] = (float)cfg->mean[c];
-        pc.std[c] = (float)cfg->std[c];
-    }
-    if (preprocess_create(&pc, &a->preprocess, err, errlen) != 0) return -1;
-
     uint64_t t0 = util_now_ns();
     if (load_model(a, err, errlen) != 0) return -1;
-    model_meta_parse(model_metadata(a->model), &a->meta);
+    const served_model *sm = a->served;
     char description[256];
-    model_meta_describe(&a->meta, description, sizeof(description));
-    if (strcmp(a->meta.weights, "pretrained") == 0)
+    model_meta_describe(&sm->meta, description, sizeof(description));
+    if (strcmp(sm->meta.weights, "pretrained") == 0 || strcmp(sm->meta.weights, "user") == 0)
         log_info("model: %s", description);
     else
         log_warn("model: %s", description);
@@ -116,15 +119,11 @@ static int app_start(app *a, char *err, size_t errlen) {
     if (*cfg->model_name)
         snprintf(a->model_name, sizeof(a->model_name), "%s", cfg->model_name);
     else
-        model_meta_default_name(&a->meta, cfg->model_path, a->model_name, sizeof(a->model_name));
+        model_meta_default_name(&sm->meta, cfg->model_path, a->model_name, sizeof(a->model_name));
     log_info("model name on the v2 API: %s (version 1)", a->model_name);
-
-    int classes = model_num_classes(a->model);
-    if (classes != labels_count(a->labels)) {
-        snprintf(err, errlen, "the model outputs %d classes but %s has %d", classes, cfg->class_index_path,
-                 labels_count(a->labels));
-        return -1;
-    }
+    int classes = sm->num_classes;
+    /* What /info and the v2 metadata report as the input size. */
+    a->cfg.crop = sm->preprocess_config.crop_height;
 
     batcher_options bo = {
         .max_batch = cfg->max_batch,
@@ -135,26 +134,48 @@ static int app_start(app *a, char *err, size_t errlen) {
         .on_batch = record_batch,
         .on_batch_ctx = a,
     };
-    if (batcher_create(a->workers, a->worker_count, &bo, preprocess_tensor_len(a->preprocess), classes, &a->batcher,
+    uint64_t warm_start = util_now_ns();
+    if (batcher_create(a->workers, a->worker_count, &bo, sm->tensor_len, classes, &a->batcher,
                        err, errlen) != 0)
         return -1;
 
+    model_slot_options so = {
+        .cfg = cfg,
+        .model_opts = a->model_opts,
+        .warmup_max_batch = cfg->max_batch,
+        .warmup_rounds = cfg->warmup > 0 ? cfg->warmup : 1,
+    };
+    if (model_slot_create(&so, a->served, &a->slot, err, errlen) != 0) return -1;
+    a->control = (model_control){
+        .enabled = strcmp(cfg->model_control, "explicit") == 0,
+        .token = cfg->admin_token,
+        .slot = a->slot,
+        .name = a->model_name,
+    };
+    int own_admin = a->control.enabled && *cfg->admin_addr;
     http_deps deps = {
         .cfg = cfg,
-        .labels = a->labels,
-        .preprocess = a->preprocess,
+        .models = a->slot,
+        .control = &a->control,
+        .routes = own_admin ? HTTP_ROUTES_PUBLIC : HTTP_ROUTES_ALL,
         .batcher = a->batcher,
-        .tensor_len = preprocess_tensor_len(a->preprocess),
-        .num_classes = classes,
         .metrics = a->metrics,
         .model_name = a->model_name,
         .model_stats = a->model_stats,
-        .model_arch = a->meta.arch,
-        .model_kind = a->meta.weights,
-        .model_seed = a->meta.seed,
         .precision = cfg->precision,
     };
     if (http_server_start(&deps, &a->http, err, errlen) != 0) return -1;
+    if (own_admin) {
+        http_deps admin = deps;
+        admin.routes = HTTP_ROUTES_ADMIN;
+        admin.addr = cfg->admin_addr;
+        admin.port = cfg->admin_port;
+        if (http_server_start(&admin, &a->admin, err, errlen) != 0) return -1;
+        log_info("model control listening on %s port %d", cfg->admin_addr, http_server_port(a->admin));
+    }
+    log_info("model control: %s%s", a->control.enabled ? "explicit (POST /v2/repository/models/NAME/load)" : "off",
+             a->control.enabled ? (*cfg->admin_token ? ", bearer token required" : ", NO TOKEN (set admin_token)")
+                                : " (SIGHUP reloads)");
     log_info("listening on %s port %d (http threads %d, max batch %d, queue %d, body limit %lld bytes, "
              "pixel limit %lld)",
              cfg->addr, http_server_port(a->http), cfg->http_threads > 0 ? cfg->http_threads : config_online_cpus(),
@@ -165,10 +186,13 @@ static int app_start(app *a, char *err, size_t errlen) {
         snprintf(err, errlen, warm < 0 ? "model warm-up forward failed" : "model warm-up timed out");
         return -1;
     }
+    a->served->warm_seconds = (double)(util_now_ns() - warm_start) / 1e9;
     /* Loading and warm-up leave freed buffers in malloc's arenas. */
     util_release_free_memory();
     http_server_set_ready(a->http, 1);
-    log_info("ready in %.0f ms (model loaded and warmed up)", (double)(util_now_ns() - t0) / 1e6);
+    if (a->admin) http_server_set_ready(a->admin, 1);
+    log_info("ready in %.0f ms (model %s: load %.2f s, warm-up %.2f s)", (double)(util_now_ns() - t0) / 1e6,
+             sm->meta.name, sm->load_seconds, sm->warm_seconds);
     return 0;
 }
 
@@ -185,6 +209,10 @@ static int drain(app *a, const sigset_t *signals) {
         }
         struct timespec tick = {0, 10 * 1000 * 1000};
         int sig = sigtimedwait(signals, NULL, &tick);
+        if (sig == SIGHUP) {
+            log_info("SIGHUP while draining: no reload");
+            continue;
+        }
         if (sig > 0) {
             log_warn("second signal (%d): exiting now", sig);
             return -2;
@@ -212,6 +240,7 @@ int main(int argc, char **argv) {
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -221,7 +250,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     int sig = 0;
-    sigwait(&signals, &sig);
+    /* SIGHUP reloads the model file and labels (here, on this thread: a
+     * SIGTERM that arrives meanwhile is taken once the reload is done). */
+    while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+        if (model_slot_reload(a.slot, "SIGHUP", err, sizeof(err)) == MODEL_RELOAD_OK) util_release_free_memory();
+    }
     log_info("signal %d: shutting down", sig);
     int drained = drain(&a, &signals);
     if (drained == -2) _exit(1);

@@ -244,6 +244,16 @@ char *metrics_render(metrics *m, const metrics_gauges *g) {
     append(&b, "\",precision=\"");
     append_label_value(&b, g->precision);
     append(&b, "\"} 1\n");
+    append(&b, "# HELP inferd_model_load_seconds Time to load the model being served (metadata, labels, module).\n"
+               "# TYPE inferd_model_load_seconds gauge\ninferd_model_load_seconds %.3f\n", g->model_load_seconds);
+    append(&b, "# HELP inferd_model_warmup_seconds Time to warm the model being served up.\n"
+               "# TYPE inferd_model_warmup_seconds gauge\ninferd_model_warmup_seconds %.3f\n", g->model_warm_seconds);
+    append(&b, "# HELP inferd_model_generation 1 for the model loaded at start, +1 per successful reload.\n"
+               "# TYPE inferd_model_generation gauge\ninferd_model_generation %d\n", g->model_generation);
+    append(&b, "# HELP inferd_model_reloads_total Model reloads (SIGHUP or model control), by result.\n"
+               "# TYPE inferd_model_reloads_total counter\n"
+               "inferd_model_reloads_total{result=\"ok\"} %lld\ninferd_model_reloads_total{result=\"failed\"} %lld\n",
+           g->model_reloads, g->model_reload_failures);
     append(&b, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
                "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %lld\n",
            metrics_process_rss_bytes());

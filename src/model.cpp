@@ -6,8 +6,10 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 #include <ATen/Parallel.h>
+#include <caffe2/serialize/inline_container.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -107,6 +109,37 @@ extern "C" int model_load(const char *path, const model_options *opts, model **o
     }
     *out = m;
     return 0;
+}
+
+extern "C" int model_read_metadata(const char *path, char **out, char *err, size_t errlen) {
+    *out = nullptr;
+    try {
+        // Only the zip's directory and one small record are read: the server
+        // needs the preprocessing (and so the input size) before loading.
+        caffe2::serialize::PyTorchStreamReader reader{std::string(path)};
+        std::string json;
+        if (reader.hasRecord("extra/inferd_meta.json")) {
+            at::DataPtr data;
+            size_t size = 0;
+            std::tie(data, size) = reader.getRecord("extra/inferd_meta.json");
+            json.assign(static_cast<const char *>(data.get()), size);
+        }
+        char *copy = static_cast<char *>(std::malloc(json.size() + 1));
+        if (!copy) {
+            set_error(err, errlen, path, "out of memory");
+            return -1;
+        }
+        std::memcpy(copy, json.data(), json.size());
+        copy[json.size()] = '\0';
+        *out = copy;
+        return 0;
+    } catch (const std::exception &e) {
+        set_error(err, errlen, path, e.what());
+        return -1;
+    } catch (...) {
+        set_error(err, errlen, path, "unknown C++ exception");
+        return -1;
+    }
 }
 
 extern "C" int model_forward(model *m, const float *input, int batch, float *logits, char *err, size_t errlen) {

@@ -14,7 +14,53 @@
 /* Pillow's fixed-point resampling: weights are scaled by 2^22 so that a sum of
  * 8-bit samples times weights fits an int. */
 #define RESAMPLE_PRECISION_BITS (32 - 8 - 2)
-#define BILINEAR_SUPPORT 1.0
+
+/* A Pillow resampling filter: its kernel and the half-width it reaches at
+ * scale 1 (Resample.c's struct filter). */
+typedef struct {
+    double (*kernel)(double x);
+    double support;
+} resample_filter;
+
+static double bilinear_filter(double x) {
+    if (x < 0.0) x = -x;
+    if (x < 1.0) return 1.0 - x;
+    return 0.0;
+}
+
+/* Keys' cubic convolution with Pillow's a = -0.5; its negative lobes make
+ * coefficients negative, so sums can leave [0, 255] before clipping. */
+static double bicubic_filter(double x) {
+    const double a = -0.5;
+    if (x < 0.0) x = -x;
+    if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+    if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+    return 0.0;
+}
+
+static const resample_filter BILINEAR = {bilinear_filter, 1.0};
+static const resample_filter BICUBIC = {bicubic_filter, 2.0};
+
+static const resample_filter *filter_for(preprocess_interpolation interpolation) {
+    return interpolation == PREPROCESS_BICUBIC ? &BICUBIC : &BILINEAR;
+}
+
+const char *preprocess_interpolation_name(preprocess_interpolation interpolation) {
+    return interpolation == PREPROCESS_BICUBIC ? "bicubic" : "bilinear";
+}
+
+int preprocess_interpolation_parse(const char *name, preprocess_interpolation *out) {
+    if (!name) return -1;
+    if (strcmp(name, "bilinear") == 0) {
+        *out = PREPROCESS_BILINEAR;
+        return 0;
+    }
+    if (strcmp(name, "bicubic") == 0) {
+        *out = PREPROCESS_BICUBIC;
+        return 0;
+    }
+    return -1;
+}
 
 struct preprocess {
     preprocess_config cfg;
@@ -25,6 +71,9 @@ struct preprocess {
 
 void preprocess_config_default(preprocess_config *cfg) {
     cfg->resize_short = 255;
+    cfg->resize_width = 0;
+    cfg->resize_height = 0;
+    cfg->interpolation = PREPROCESS_BILINEAR;
     cfg->crop_width = 224;
     cfg->crop_height = 224;
     cfg->mean[0] = 0.485f;
@@ -37,10 +86,18 @@ void preprocess_config_default(preprocess_config *cfg) {
 
 int preprocess_create(const preprocess_config *cfg, preprocess **out, char *err, size_t errlen) {
     *out = NULL;
-    if (cfg->resize_short <= 0 || cfg->resize_short > 16384 || cfg->crop_width <= 0 ||
-        cfg->crop_height <= 0 || cfg->crop_width > 16384 || cfg->crop_height > 16384) {
-        snprintf(err, errlen, "preprocess sizes out of range (resize %d, crop %dx%d)", cfg->resize_short,
-                 cfg->crop_width, cfg->crop_height);
+    int resize_ok = cfg->resize_short > 0
+                        ? cfg->resize_short <= 16384
+                        : cfg->resize_short == 0 && cfg->resize_width > 0 && cfg->resize_width <= 16384 &&
+                              cfg->resize_height > 0 && cfg->resize_height <= 16384;
+    if (!resize_ok || cfg->crop_width <= 0 || cfg->crop_height <= 0 || cfg->crop_width > 16384 ||
+        cfg->crop_height > 16384) {
+        snprintf(err, errlen, "preprocess sizes out of range (resize %d or %dx%d, crop %dx%d)", cfg->resize_short,
+                 cfg->resize_width, cfg->resize_height, cfg->crop_width, cfg->crop_height);
+        return -1;
+    }
+    if (cfg->interpolation != PREPROCESS_BILINEAR && cfg->interpolation != PREPROCESS_BICUBIC) {
+        snprintf(err, errlen, "unknown interpolation %d", (int)cfg->interpolation);
         return -1;
     }
     for (int c = 0; c < 3; c++) {
@@ -118,24 +175,19 @@ static void axis_weights_free(axis_weights *aw) {
     memset(aw, 0, sizeof(*aw));
 }
 
-static double bilinear_filter(double x) {
-    if (x < 0.0) x = -x;
-    if (x < 1.0) return 1.0 - x;
-    return 0.0;
-}
-
-/* Pillow's filter geometry along one axis: the support of the bilinear
- * filter, scaled when downsampling. */
-static double axis_support(int in_size, int out_size, double *scale) {
+/* Pillow's filter geometry along one axis: the filter's support, scaled
+ * when downsampling. */
+static double axis_support(const resample_filter *f, int in_size, int out_size, double *scale) {
     *scale = (double)((float)in_size - 0.0f) / out_size;
     double filterscale = *scale < 1.0 ? 1.0 : *scale;
-    return BILINEAR_SUPPORT * filterscale;
+    return f->support * filterscale;
 }
 
 /* The input run output position xx reads: [*xmin, *xmin + *count). */
-static void axis_bounds(int in_size, int out_size, int xx, double *center, int *xmin, int *count) {
+static void axis_bounds(const resample_filter *f, int in_size, int out_size, int xx, double *center, int *xmin,
+                        int *count) {
     double scale;
-    double support = axis_support(in_size, out_size, &scale);
+    double support = axis_support(f, in_size, out_size, &scale);
     *center = 0.0 + (xx + 0.5) * scale;
     int lo = (int)(*center - support + 0.5);
     if (lo < 0) lo = 0;
@@ -148,10 +200,11 @@ static void axis_bounds(int in_size, int out_size, int xx, double *center, int *
 /* Pillow's precompute_coeffs + normalize_coeffs_8bpc for output positions
  * [first, first+count) only: each position's weights depend on nothing else,
  * so computing a sub-range is exact. */
-static int axis_weights_build(int in_size, int out_size, int first, int count, axis_weights *aw) {
+static int axis_weights_build(const resample_filter *f, int in_size, int out_size, int first, int count,
+                              axis_weights *aw) {
     memset(aw, 0, sizeof(*aw));
     double scale;
-    double support = axis_support(in_size, out_size, &scale);
+    double support = axis_support(f, in_size, out_size, &scale);
     double filterscale = scale < 1.0 ? 1.0 : scale;
     int ksize = (int)ceil(support) * 2 + 1;
     if (count <= 0 || ksize <= 0 || (size_t)count > SIZE_MAX / sizeof(double) / (size_t)ksize) return -1;
@@ -171,10 +224,10 @@ static int axis_weights_build(int in_size, int out_size, int first, int count, a
     for (int i = 0; i < count; i++) {
         double center;
         int xmin, xmax;
-        axis_bounds(in_size, out_size, first + i, &center, &xmin, &xmax);
+        axis_bounds(f, in_size, out_size, first + i, &center, &xmin, &xmax);
         double ww = 0.0;
         for (int x = 0; x < xmax; x++) {
-            double w = bilinear_filter((x + xmin - center + 0.5) * ss);
+            double w = f->kernel((x + xmin - center + 0.5) * ss);
             weights[x] = w;
             ww += w;
         }
@@ -192,6 +245,8 @@ static int axis_weights_build(int in_size, int out_size, int first, int count, a
     return 0;
 }
 
+/* Pillow's clip8: negative coefficients (bicubic) can drive a sum below 0 or
+ * above 255 << PRECISION_BITS; both are clipped, not wrapped. */
 static inline uint8_t clip8(int32_t acc) {
     if (acc < 0) return 0;
     acc >>= RESAMPLE_PRECISION_BITS;
@@ -201,7 +256,8 @@ static inline uint8_t clip8(int32_t acc) {
 /* The source columns [*lo, *hi) that output positions [first, first+count)
  * of an axis resized from in_size to out_size read (the positions
  * themselves when the axis keeps its size). */
-static void axis_source_span(int in_size, int out_size, int first, int count, int *lo, int *hi) {
+static void axis_source_span(const resample_filter *f, int in_size, int out_size, int first, int count, int *lo,
+                             int *hi) {
     if (in_size == out_size) {
         *lo = first;
         *hi = first + count;
@@ -209,18 +265,22 @@ static void axis_source_span(int in_size, int out_size, int first, int count, in
     }
     double center;
     int start, n;
-    axis_bounds(in_size, out_size, first, &center, lo, &n);
-    axis_bounds(in_size, out_size, first + count - 1, &center, &start, &n);
+    axis_bounds(f, in_size, out_size, first, &center, lo, &n);
+    axis_bounds(f, in_size, out_size, first + count - 1, &center, &start, &n);
     *hi = start + n;
 }
 
 #ifdef INFERD_HAVE_SSSE3_PATH
 /* The horizontal pass with SSSE3, exactly equal to the scalar one. pmaddwd
  * multiplies 16-bit lanes, and Pillow's coefficients have 22 bits, so each
- * coefficient k is split as k = kh * 2^11 + kl (both fit 16 bits): the sum
- * of p * k is then 2^11 * sum(p * kh) + sum(p * kl), computed in 32 bits
- * without loss (bilinear weights are never negative, and Pillow's precision
- * keeps every sum below 2^31). One pmaddwd covers two taps of R, G and B. */
+ * coefficient k is split as k = kh * 2^11 + kl with kl = k & 2047 in
+ * [0, 2047] and kh = k >> 11 (arithmetic, so negative for bicubic's negative
+ * lobes); both fit a signed 16-bit lane. The sum of p * k is then
+ * 2^11 * sum(p * kh) + sum(p * kl). The lanes add modulo 2^32, and the true
+ * sum is Pillow's own int accumulator, which fits 32 bits, so intermediate
+ * wrap-around cancels and the result equals the scalar pass bit for bit
+ * (negative sums included, clipped afterwards like Pillow's clip8). One
+ * pmaddwd covers two taps of R, G and B. */
 typedef struct {
     int pairs;       /* tap pairs stored per output column */
     __m128i *coeffs; /* per column: pairs low-part vectors, then pairs high-part vectors */
@@ -235,12 +295,13 @@ static int simd_weights_build(const axis_weights *aw, simd_weights *sw) {
         __m128i *lo = sw->coeffs + (size_t)i * 2 * sw->pairs, *hi = lo + sw->pairs;
         for (int j = 0; j < sw->pairs; j++) {
             int32_t a = k[2 * j], b = 2 * j + 1 < aw->ksize ? k[2 * j + 1] : 0;
-            if (a < 0 || b < 0 || a > (1 << 22) || b > (1 << 22)) {
+            int32_t ah32 = a >> 11, bh32 = b >> 11;
+            if (ah32 < INT16_MIN || ah32 > INT16_MAX || bh32 < INT16_MIN || bh32 > INT16_MAX) {
                 free(sw->coeffs);
                 sw->coeffs = NULL;
-                return -1; /* not a bilinear kernel: the scalar pass handles it */
+                return -1; /* a coefficient beyond 2^26: the scalar pass handles it */
             }
-            short al = (short)(a & 2047), bl = (short)(b & 2047), ah = (short)(a >> 11), bh = (short)(b >> 11);
+            short al = (short)(a & 2047), bl = (short)(b & 2047), ah = (short)ah32, bh = (short)bh32;
             lo[j] = _mm_setr_epi16(al, bl, al, bl, al, bl, 0, 0);
             hi[j] = _mm_setr_epi16(ah, bh, ah, bh, ah, bh, 0, 0);
         }
@@ -290,8 +351,8 @@ static int use_ssse3(void) {
  * rows the vertical pass reads, clipping to 8 bits after each pass; an axis
  * whose size does not change is not resampled. Returns -1 when out of
  * memory, -2 when src does not hold every source pixel the window reads. */
-static int resample_window(const image_window *src, int rw, int rh, int x0, int x1, int y0, int y1,
-                           uint8_t *dst) {
+static int resample_window(const resample_filter *f, const image_window *src, int rw, int rh, int x0, int x1,
+                           int y0, int y1, uint8_t *dst) {
     int need_h = rw != src->full_width;
     int need_v = rh != src->full_height;
     int cols = x1 - x0, rows = y1 - y0;
@@ -301,14 +362,14 @@ static int resample_window(const image_window *src, int rw, int rh, int x0, int 
     int status = -1;
 
     int col_lo, col_hi, row_lo, row_hi;
-    axis_source_span(src->full_width, rw, x0, cols, &col_lo, &col_hi);
-    axis_source_span(src->full_height, rh, y0, rows, &row_lo, &row_hi);
+    axis_source_span(f, src->full_width, rw, x0, cols, &col_lo, &col_hi);
+    axis_source_span(f, src->full_height, rh, y0, rows, &row_lo, &row_hi);
     if (col_lo < src->x || col_hi > src->x + src->raster.width || row_lo < src->y ||
         row_hi > src->y + src->raster.height)
         return -2;
 
-    if (need_h && axis_weights_build(src->full_width, rw, x0, cols, &hw) != 0) goto done;
-    if (need_v && axis_weights_build(src->full_height, rh, y0, rows, &vw) != 0) goto done;
+    if (need_h && axis_weights_build(f, src->full_width, rw, x0, cols, &hw) != 0) goto done;
+    if (need_v && axis_weights_build(f, src->full_height, rh, y0, rows, &vw) != 0) goto done;
 
     int temp_rows = row_hi - row_lo; /* the source rows the vertical pass reads */
     size_t src_stride = (size_t)src->raster.width * 3;
@@ -396,8 +457,8 @@ static image_window whole_image(const image_rgb *img) {
     return w;
 }
 
-int preprocess_resize_rgb(const image_rgb *in, int out_width, int out_height, image_rgb *out,
-                          char *err, size_t errlen) {
+int preprocess_resize_rgb(const image_rgb *in, int out_width, int out_height, preprocess_interpolation interpolation,
+                          image_rgb *out, char *err, size_t errlen) {
     memset(out, 0, sizeof(*out));
     if (out_width <= 0 || out_height <= 0 || in->width <= 0 || in->height <= 0) {
         snprintf(err, errlen, "invalid resize %dx%d -> %dx%d", in->width, in->height, out_width, out_height);
@@ -405,7 +466,7 @@ int preprocess_resize_rgb(const image_rgb *in, int out_width, int out_height, im
     }
     image_window src = whole_image(in);
     out->pixels = malloc((size_t)out_width * (size_t)out_height * 3);
-    if (!out->pixels || resample_window(&src, out_width, out_height, 0, out_width, 0, out_height, out->pixels) != 0) {
+    if (!out->pixels || resample_window(filter_for(interpolation), &src, out_width, out_height, 0, out_width, 0, out_height, out->pixels) != 0) {
         free(out->pixels);
         out->pixels = NULL;
         snprintf(err, errlen, "out of memory resizing");
@@ -423,8 +484,13 @@ typedef struct {
 } crop_plan;
 
 static int plan_crop(const preprocess_config *cfg, int width, int height, crop_plan *p) {
-    if (preprocess_resized_size(width, height, cfg->resize_short, &p->rw, &p->rh) != 0 || p->rw <= 0 || p->rh <= 0)
-        return -1;
+    if (cfg->resize_short > 0) {
+        if (preprocess_resized_size(width, height, cfg->resize_short, &p->rw, &p->rh) != 0) return -1;
+    } else { /* Resize([h, w]): that size, whatever the aspect ratio */
+        p->rw = cfg->resize_width;
+        p->rh = cfg->resize_height;
+    }
+    if (p->rw <= 0 || p->rh <= 0) return -1;
     int cw = cfg->crop_width, ch = cfg->crop_height;
     p->ox = preprocess_crop_offset(p->rw, cw);
     p->oy = preprocess_crop_offset(p->rh, ch);
@@ -443,10 +509,10 @@ int preprocess_source_rect(const preprocess *pp, int width, int height, image_re
         return -1;
     }
     int lo, hi;
-    axis_source_span(width, p.rw, p.x0, p.x1 - p.x0, &lo, &hi);
+    axis_source_span(filter_for(pp->cfg.interpolation), width, p.rw, p.x0, p.x1 - p.x0, &lo, &hi);
     need->x = lo;
     need->width = hi - lo;
-    axis_source_span(height, p.rh, p.y0, p.y1 - p.y0, &lo, &hi);
+    axis_source_span(filter_for(pp->cfg.interpolation), height, p.rh, p.y0, p.y1 - p.y0, &lo, &hi);
     need->y = lo;
     need->height = hi - lo;
     return 0;
@@ -468,7 +534,7 @@ int preprocess_run_window(const preprocess *pp, const image_window *src, float *
     int cols = p.x1 - p.x0, rows = p.y1 - p.y0;
 
     uint8_t *window = malloc((size_t)cols * (size_t)rows * 3);
-    int rc = window ? resample_window(src, p.rw, p.rh, p.x0, p.x1, p.y0, p.y1, window) : -1;
+    int rc = window ? resample_window(filter_for(cfg->interpolation), src, p.rw, p.rh, p.x0, p.x1, p.y0, p.y1, window) : -1;
     if (rc != 0) {
         free(window);
         if (rc == -2)

@@ -93,22 +93,28 @@ char *response_results_json(const labels *l, const response_item *items, int cou
     return response_print_and_delete(root);
 }
 
-char *response_info_json(const char *version, const char *model_name, const char *arch, const char *weights, long long seed,
-                         const char *precision, int input_size, long long max_body_bytes, long long max_pixels,
-                         int max_images) {
+char *response_info_json(const char *version, const response_model_info *mi, long long max_body_bytes,
+                         long long max_pixels, int max_images) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "name", "inferd");
     cJSON_AddStringToObject(root, "version", version);
     cJSON *m = cJSON_AddObjectToObject(root, "model");
-    cJSON_AddStringToObject(m, "name", model_name);
-    cJSON_AddStringToObject(m, "arch", arch);
-    cJSON_AddStringToObject(m, "weights", weights);
-    if (seed >= 0)
-        cJSON_AddNumberToObject(m, "seed", (double)seed);
+    cJSON_AddStringToObject(m, "name", mi->name);
+    cJSON_AddStringToObject(m, "arch", mi->arch);
+    cJSON_AddStringToObject(m, "weights", mi->weights);
+    if (mi->seed >= 0)
+        cJSON_AddNumberToObject(m, "seed", (double)mi->seed);
     else
         cJSON_AddNullToObject(m, "seed");
-    cJSON_AddStringToObject(m, "precision", precision);
-    cJSON_AddNumberToObject(m, "input_size", input_size);
+    cJSON_AddStringToObject(m, "precision", mi->precision);
+    cJSON_AddNumberToObject(m, "input_size", mi->input_size);
+    cJSON_AddNumberToObject(m, "num_classes", mi->num_classes);
+    cJSON_AddStringToObject(m, "preprocessing", mi->preprocessing);
+    cJSON_AddNumberToObject(m, "load_seconds", mi->load_seconds);
+    cJSON_AddNumberToObject(m, "warm_seconds", mi->warm_seconds);
+    cJSON_AddNumberToObject(m, "generation", mi->generation);
+    cJSON_AddNumberToObject(m, "reloads", (double)mi->reloads);
+    cJSON_AddNumberToObject(m, "failed_reloads", (double)mi->failed_reloads);
     cJSON *limits = cJSON_AddObjectToObject(root, "limits");
     cJSON_AddNumberToObject(limits, "max_body_bytes", (double)max_body_bytes);
     cJSON_AddNumberToObject(limits, "max_pixels", (double)max_pixels);

@@ -73,6 +73,29 @@ class Checks:
         return ok
 
 
+def check_preset(meta, ref_results, checks):
+    """When the file's preprocessing comes from a torchvision weights enum,
+    the reference transform built from the metadata must give exactly what
+    weights.transforms() (torchvision's ImageClassification preset) gives."""
+    source = (meta or {}).get("preprocess_source", "")
+    if not source.endswith(".transforms()") or (meta or {}).get("preprocess", {}).get("crop") is None:
+        return
+    import torchvision
+    enum_name, member = source[:-len(".transforms()")].split(".")
+    weights = getattr(torchvision.models, enum_name)[member]
+    preset = weights.transforms()
+    pre = meta["preprocess"]
+    if [preset.crop_size[0]] * 2 != list(pre["crop"]) or preset.resize_size[0] != pre["resize"] \
+            or preset.interpolation.value != pre["interpolation"]:
+        return  # the export overrode the preset's values: nothing to compare with
+    for res in ref_results:
+        if not res["ok"]:
+            continue
+        got = preset(reference.load_rgb(res["path"])).numpy()
+        checks.check(np.array_equal(got, res["tensor"]), res["image"], "preset",
+                     "%s differs from the metadata-built transform" % source)
+
+
 def image_list(workdir, shared_dir):
     """Generated set plus the shared photos, as dicts with file/path/format/size/mode."""
     manifest = make_test_images.generate(os.path.join(workdir, "images"), shared_dir)
@@ -131,10 +154,11 @@ def same_topk(ref, c, k, tol):
         ck, rk, k, ", ".join("%d:%.2e" % (i, g) for i, g in sorted(gaps.items())))
 
 
-def compare(entries, ref_results, c_dir, c_errors, args, checks):
+def compare(entries, ref_results, c_dir, c_errors, args, checks, pre):
     """Run all per-image checks; return table rows (dicts)."""
-    std = np.asarray(reference.DEFAULT_STD, dtype=np.float64)[:, None, None]
-    n_tensor = 3 * reference.DEFAULT_CROP * reference.DEFAULT_CROP
+    std = np.asarray(pre["std"], dtype=np.float64)[:, None, None]
+    crop_h, crop_w = reference.crop_hw(pre["crop"])
+    n_tensor = 3 * crop_h * crop_w
     rows = []
     for e, ref in zip(entries, ref_results):
         name, fmt = e["file"], e["format"]
@@ -164,7 +188,7 @@ def compare(entries, ref_results, c_dir, c_errors, args, checks):
         if ct is None or isinstance(ct, str):
             checks.check(False, name, "tensor", "C tensor file %s" % (ct or "missing"))
             continue
-        diff = np.abs(ct.reshape(3, reference.DEFAULT_CROP, -1).astype(np.float64)
+        diff = np.abs(ct.reshape(3, crop_h, crop_w).astype(np.float64)
                       - ref["tensor"].astype(np.float64))
         px = diff * std * 255.0
         identical = bool(diff.max() == 0)
@@ -252,6 +276,11 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=reference.DEFAULT_THREADS,
                     help="torch threads for the reference (default %(default)s)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds allowed for parity_tool")
+    ap.add_argument("--logits-reference", choices=["plain", "server"], default="plain",
+                    help="plain: torch.jit.load + eval, as the Flask server ran it (default); server: "
+                         "also freeze + optimize_for_inference, as the C shim runs it. Deep seeded models "
+                         "(efficientnet_b0) reach logits ~1e4 on synthetic images, where the two forms "
+                         "differ by ~1e-4 relative: there the C logits are held to the server form")
     ap.add_argument("--keep-dir", metavar="DIR",
                     help="work in DIR (images, ref/, c/) and keep it, instead of a temp dir")
     args = ap.parse_args(argv)
@@ -274,9 +303,19 @@ def main(argv=None):
         entries = image_list(workdir, args.shared_dir)
         paths = [e["path"] for e in entries]
         model = None if args.images_only else reference.load_model(model_path, args.threads)
-        ref_results = reference.process(paths, os.path.join(workdir, "ref"), model, out=None)
+        if model is not None and args.logits_reference == "server":
+            import torch
+            model = torch.jit.optimize_for_inference(torch.jit.freeze(model))
+        # The preprocessing the model file states (the server's defaults too).
+        meta = None if args.images_only else reference.read_model_meta(model_path)
+        pre = dict(resize=reference.DEFAULT_RESIZE, crop=reference.DEFAULT_CROP, mean=reference.DEFAULT_MEAN,
+                   std=reference.DEFAULT_STD, interpolation="bilinear")
+        pre.update(reference.preprocess_from_meta(meta))
+        transform = reference.build_transform(**pre)
+        ref_results = reference.process(paths, os.path.join(workdir, "ref"), model, transform, out=None)
 
         checks = Checks()
+        check_preset(meta, ref_results, checks)
         c_dir = os.path.join(workdir, "c")
         try:
             proc, c_errors = run_parity_tool(tool, model_path, c_dir, paths,
@@ -298,16 +337,16 @@ def main(argv=None):
         for u in sorted(unknown):
             checks.check(False, u, "ERROR line", "for an image that was not passed to the tool")
 
-        rows = compare(entries, ref_results, c_dir, c_errors, args, checks)
+        rows = compare(entries, ref_results, c_dir, c_errors, args, checks, pre)
 
         for r in rows:
             failed = checks.by_image.get(r["image"], [0, 0, []])[2]
             if failed:
                 r["notes"].insert(0, "FAIL " + ",".join(failed))
         print_table(rows, summarize(rows, checks))
-        print("images: %d (%d rejected by the reference); model: %s; jpeg-exact: %s"
+        print("images: %d (%d rejected by the reference); model: %s; jpeg-exact: %s; preprocessing: %s"
               % (len(entries), sum(not r["ok"] for r in ref_results),
-                 "none (--images-only)" if args.images_only else args.model, args.jpeg_exact))
+                 "none (--images-only)" if args.images_only else args.model, args.jpeg_exact, pre))
         if proc.stderr.strip():
             print("parity_tool stderr (last lines):")
             for line in proc.stderr.strip().splitlines()[-10:]:

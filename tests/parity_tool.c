@@ -1,16 +1,20 @@
 /* parity_tool: writes what the C pipeline computes for each image, in the
  * raw format scripts/reference.py writes for PIL + torchvision, so that
  * tests/parity_test.py can compare them value by value:
- *   <out-dir>/<basename>.tensor.f32  [3,224,224] float32
+ *   <out-dir>/<basename>.tensor.f32  [3,crop_h,crop_w] float32
  *   <out-dir>/<basename>.logits.f32  [classes] float32 (unless --no-model)
  * --exif-orientation applies EXIF orientation (the server's exif_orientation).
- * An image the pipeline rejects prints "ERROR <basename> <message>". */
+ * An image the pipeline rejects prints "ERROR <basename> <message>". The
+ * preprocessing is the server's: the model file's metadata, else the
+ * defaults (the first stdout line says which: "PREPROCESS ..."). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "model.h"
+#include "model_meta.h"
 #include "pipeline.h"
 #include "preprocess.h"
 #include "util.h"
@@ -50,6 +54,22 @@ int main(int argc, char **argv) {
     preprocess_config_default(&pc);
     preprocess *pp = NULL;
     model *m = NULL;
+    if (use_model) {
+        char *json = NULL, sources[512];
+        model_meta meta;
+        inferd_config defaults;
+        config_defaults(&defaults);
+        int rc = model_read_metadata(model_path, &json, err, sizeof(err));
+        if (rc == 0) rc = model_meta_parse(json, &meta, err, sizeof(err));
+        if (rc == 0) rc = model_meta_resolve(&meta, &defaults, &pc, sources, sizeof(sources), err, sizeof(err));
+        free(json);
+        config_free(&defaults);
+        if (rc != 0) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        fprintf(stderr, "preprocessing: %s\n", sources);
+    }
     if (preprocess_create(&pc, &pp, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
@@ -58,6 +78,8 @@ int main(int argc, char **argv) {
         model_options mo;
         model_options_default(&mo);
         mo.intra_op_threads = threads;
+        mo.input_height = pc.crop_height;
+        mo.input_width = pc.crop_width;
         if (model_load(model_path, &mo, &m, err, sizeof(err)) != 0) {
             fprintf(stderr, "%s\n", err);
             preprocess_free(pp);

@@ -334,6 +334,78 @@ static void test_load_precedence(void) {
     remove(path);
 }
 
+/* Resize/crop as n or [h, w], interpolation, and where each value came from. */
+static void test_sizes_and_origins(void) {
+    char err[512];
+    inferd_config c;
+    char path[512];
+    snprintf(path, sizeof(path), "%s/sizes.json", tmp_dir);
+    CHECK_EQ_INT(write_text(path, "{\"resize\":[240,320],\"crop\":[224,288],\"interpolation\":\"bicubic\"}"), 0);
+    CHECK_EQ_INT(LOAD(&c, err, "--config", path), CONFIG_RUN);
+    CHECK_EQ_INT(c.resize, 0);
+    CHECK_EQ_INT(c.resize_hw[0], 240);
+    CHECK_EQ_INT(c.resize_hw[1], 320);
+    CHECK_EQ_INT(c.crop, 0);
+    CHECK_EQ_INT(c.crop_hw[0], 224);
+    CHECK_EQ_INT(c.crop_hw[1], 288);
+    CHECK_STR(c.interpolation, "bicubic");
+    CHECK_EQ_INT(config_key_origin(&c, "resize"), CONFIG_FROM_FILE);
+    CHECK_EQ_INT(config_key_origin(&c, "interpolation"), CONFIG_FROM_FILE);
+    CHECK_EQ_INT(config_key_origin(&c, "mean"), CONFIG_FROM_DEFAULT);
+    CHECK_EQ_INT(config_key_origin(&c, "no_such_key"), CONFIG_FROM_DEFAULT);
+    config_free(&c);
+
+    setenv("INFERD_CROP", "200", 1);
+    CHECK_EQ_INT(LOAD(&c, err, "--config", path, "--resize", "256", "--std=0.5,0.5,0.5"), CONFIG_RUN);
+    CHECK_EQ_INT(c.resize, 256);
+    CHECK_EQ_INT(c.resize_hw[0], 0);
+    CHECK_EQ_INT(c.crop, 200);
+    CHECK_EQ_INT(c.crop_hw[0], 200);
+    CHECK_EQ_INT(c.crop_hw[1], 200);
+    CHECK_EQ_INT(config_key_origin(&c, "resize"), CONFIG_FROM_FLAG);
+    CHECK_EQ_INT(config_key_origin(&c, "crop"), CONFIG_FROM_ENV);
+    CHECK_EQ_INT(config_key_origin(&c, "std"), CONFIG_FROM_FLAG);
+    CHECK_EQ_INT(config_key_origin(&c, "interpolation"), CONFIG_FROM_FILE);
+    config_free(&c);
+    unsetenv("INFERD_CROP");
+    CHECK_EQ_INT(LOAD(&c, err, "--crop", "100,150", "--resize=300, 400"), CONFIG_RUN);
+    CHECK_EQ_INT(c.crop, 0);
+    CHECK_EQ_INT(c.crop_hw[0], 100);
+    CHECK_EQ_INT(c.crop_hw[1], 150);
+    CHECK_EQ_INT(c.resize_hw[0], 300);
+    CHECK_EQ_INT(c.resize_hw[1], 400);
+    config_free(&c);
+    CHECK_STR(config_origin_name(CONFIG_FROM_DEFAULT), "default");
+    CHECK_STR(config_origin_name(CONFIG_FROM_FLAG), "flag");
+
+    /* Refused forms. */
+    static const char *const bad_flags[][2] = {
+        {"--crop", "1,2,3"}, {"--crop", "0"}, {"--resize", "100,"}, {"--resize", ",5"},
+        {"--resize", "x"},   {"--crop", "20000"}, {"--interpolation", "nearest"},
+    };
+    for (size_t i = 0; i < sizeof(bad_flags) / sizeof(bad_flags[0]); i++) {
+        CHECK_MSG(LOAD(&c, err, bad_flags[i][0], bad_flags[i][1]) == CONFIG_EXIT_ERROR, "%s %s accepted",
+                  bad_flags[i][0], bad_flags[i][1]);
+        config_free(&c);
+    }
+    static const char *const bad_json[] = {
+        "{\"resize\":[1,2,3]}", "{\"resize\":[]}", "{\"crop\":[224,\"x\"]}", "{\"crop\":\"224\"}",
+        "{\"resize\":2.5}",     "{\"crop\":[0,5]}", "{\"interpolation\":\"lanczos\"}",
+    };
+    for (size_t i = 0; i < sizeof(bad_json) / sizeof(bad_json[0]); i++) {
+        config_defaults(&c);
+        CHECK_MSG(APPLY(&c, bad_json[i], "t.json") == -1, "%s accepted", bad_json[i]);
+        config_free(&c);
+    }
+    /* [n] is torchvision's Resize([n]): the shorter side. */
+    config_defaults(&c);
+    CHECK_EQ_INT(APPLY(&c, "{\"resize\":[232]}", "t.json"), 0);
+    CHECK_EQ_INT(c.resize, 232);
+    CHECK_EQ_INT(c.resize_hw[0], 0);
+    config_free(&c);
+    remove(path);
+}
+
 static void test_load_values(void) {
     char err[512];
     inferd_config c;
@@ -554,6 +626,7 @@ int main(void) {
     test_validate();
     test_model_name();
     test_load_precedence();
+    test_sizes_and_origins();
     test_load_values();
     test_check_config_and_help();
     if (chdir("/") == 0) rmdir(tmp_dir);

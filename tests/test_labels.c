@@ -1,9 +1,10 @@
-/* test_labels: labels.h — labels_parse accepts exactly an object whose keys
- * are "0".."N-1", each once, each value ["<wordnet id>", "<name>"] of two
- * non-empty strings, and rejects everything else naming the entry;
- * labels_id/name bounds. With argv[1] (the real imagenet_class_index.json)
- * it also checks the 1000 ImageNet classes, skipping that part when the file
- * does not exist. */
+/* test_labels: labels.h — labels_parse accepts an object whose keys are
+ * "0".."N-1", each once, each value ["<wordnet id>", "<name>"] of two
+ * non-empty strings, or a list of non-empty names, and rejects everything
+ * else naming the entry; text label files (one per line, UTF-8, no empty
+ * lines); the format chosen by content or ".txt"; labels_id/name bounds.
+ * With argv[1] (the real imagenet_class_index.json) it also checks the 1000
+ * ImageNet classes, skipping that part when the file does not exist. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +135,145 @@ static void test_invalid(void) {
     expect_reject("{\"0\":[\"n01440764\",\"tench\"]}}", NULL, __LINE__);
 }
 
+/* A JSON list of names and text files: class_id is the index. */
+static void test_list_and_text(void) {
+    char err[512];
+    labels *l = NULL;
+    CHECK_EQ_INT(parse(" [\"cat\", \"dog\", \"caf\\u00e9\"]\n", &l, err, sizeof(err)), 0);
+    if (CHECK_NOT_NULL(l)) {
+        CHECK_EQ_INT(labels_count(l), 3);
+        CHECK_EQ_INT(labels_get_format(l), LABELS_JSON_LIST);
+        CHECK_STR(labels_id(l, 0), "0");
+        CHECK_STR(labels_name(l, 0), "cat");
+        CHECK_STR(labels_id(l, 2), "2");
+        CHECK_STR(labels_name(l, 2), "caf\xc3\xa9");
+        CHECK_NULL(labels_name(l, 3));
+        labels_free(l);
+    }
+    expect_reject("[]", "empty", __LINE__);
+    expect_reject("[\"a\", \"\"]", "[1]", __LINE__);
+    expect_reject("[\"a\", 3]", "[1]", __LINE__);
+    expect_reject("[\"a\", null, \"c\"]", "[1]", __LINE__);
+    expect_reject("[\"a\", [\"b\"]]", "[1]", __LINE__);
+
+    /* Twelve lines, CRLF, a BOM, no final newline. */
+    const char *twelve = "\xEF\xBB\xBF" "apple\r\nbanana\ncherry pie\nd\ne\nf\ng\nh\ni\nj\nk\nl\xc3\xa9";
+    l = NULL;
+    CHECK_EQ_INT(labels_parse_text(twelve, strlen(twelve), &l, err, sizeof(err)), 0);
+    if (CHECK_NOT_NULL(l)) {
+        CHECK_EQ_INT(labels_count(l), 12);
+        CHECK_EQ_INT(labels_get_format(l), LABELS_TEXT);
+        CHECK_STR(labels_id(l, 0), "0");
+        CHECK_STR(labels_name(l, 0), "apple");
+        CHECK_STR(labels_name(l, 2), "cherry pie");
+        CHECK_STR(labels_id(l, 11), "11");
+        CHECK_STR(labels_name(l, 11), "l\xc3\xa9");
+        labels_free(l);
+    }
+    /* A final newline does not add a class; any other empty line is an error. */
+    static const struct {
+        const char *text;
+        int count;          /* -1: refused */
+        const char *names; /* text the error must contain */
+    } cases[] = {
+        {"a\nb\n", 2, NULL},
+        {"a\nb", 2, NULL},
+        {"one label", 1, NULL},
+        {"a\n\nb\n", -1, "line 2"},
+        {"a\nb\n\n", -1, "line 3"},
+        {"\n", -1, "line 1"},
+        {"", -1, "no lines"},
+        {"a\r\n\r\n", -1, "line 2"},
+        {"a\nb\xff\n", -1, "line 2"},
+        {"a\n\xc0\xaf\n", -1, "line 2"},      /* overlong '/' */
+        {"a\n\xed\xa0\x80\n", -1, "line 2"},  /* a UTF-16 surrogate */
+        {"a\n\xe2\x82\n", -1, "line 2"},      /* truncated sequence */
+        {"a\nb\rc\n", -1, "line 2"},          /* a lone CR inside a line */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        l = (labels *)&err;
+        err[0] = '\0';
+        int rc = labels_parse_text(cases[i].text, strlen(cases[i].text), &l, err, sizeof(err));
+        if (cases[i].count < 0) {
+            CHECK_MSG(rc == -1 && l == NULL, "text case %zu accepted", i);
+            CHECK_CONTAINS(err, cases[i].names);
+        } else if (CHECK_MSG(rc == 0, "text case %zu: %s", i, err)) {
+            CHECK_EQ_INT(labels_count(l), cases[i].count);
+            labels_free(l);
+        }
+    }
+    /* A NUL inside a line (length-delimited input). */
+    l = (labels *)&err;
+    CHECK_EQ_INT(labels_parse_text("a\nb\0c\n", 6, &l, err, sizeof(err)), -1);
+    CHECK_NULL(l);
+    CHECK_CONTAINS(err, "line 2");
+
+    /* labels_parse_any: JSON by its first non-blank byte, else text. */
+    l = NULL;
+    CHECK_EQ_INT(labels_parse_any("\n  {\"0\":[\"n1\",\"x\"]}", 19, &l, err, sizeof(err)), 0);
+    if (CHECK_NOT_NULL(l)) {
+        CHECK_EQ_INT(labels_get_format(l), LABELS_IMAGENET_JSON);
+        CHECK_STR(labels_id(l, 0), "n1");
+        labels_free(l);
+    }
+    l = NULL;
+    CHECK_EQ_INT(labels_parse_any("x\ny\n", 4, &l, err, sizeof(err)), 0);
+    if (CHECK_NOT_NULL(l)) {
+        CHECK_EQ_INT(labels_get_format(l), LABELS_TEXT);
+        labels_free(l);
+    }
+    /* Broken JSON stays a JSON error, not 1 text label. */
+    l = (labels *)&err;
+    CHECK_EQ_INT(labels_parse_any("{\"0\":[\"n1\",\"x\"]", 15, &l, err, sizeof(err)), -1);
+    CHECK_CONTAINS(err, "JSON");
+    CHECK_STR(labels_format_name(LABELS_TEXT), "text");
+    CHECK_STR(labels_format_name(LABELS_JSON_LIST), "json-list");
+    CHECK_STR(labels_format_name(LABELS_IMAGENET_JSON), "imagenet-json");
+}
+
+/* labels_load picks the format from the content, or text for ".txt". */
+static void test_load_formats(void) {
+    char err[512], dir[] = "/tmp/inferd-labels-XXXXXX";
+    if (!CHECK_NOT_NULL(mkdtemp(dir))) return;
+    char path[600];
+    static const struct {
+        const char *name, *content;
+        int count;
+        labels_format format;
+    } files[] = {
+        {"classes.json", "{\"0\":[\"n1\",\"a\"],\"1\":[\"n2\",\"b\"]}", 2, LABELS_IMAGENET_JSON},
+        {"names.json", "[\"a\",\"b\",\"c\"]", 3, LABELS_JSON_LIST},
+        {"labels", "a\nb\nc\nd\n", 4, LABELS_TEXT},
+        {"brackets.txt", "[not json]\n{nor this}\n", 2, LABELS_TEXT},
+    };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
+        FILE *f = fopen(path, "wb");
+        if (!CHECK_NOT_NULL(f)) continue;
+        fputs(files[i].content, f);
+        fclose(f);
+        labels *l = NULL;
+        if (CHECK_MSG(labels_load(path, &l, err, sizeof(err)) == 0, "%s: %s", path, err)) {
+            CHECK_EQ_INT(labels_count(l), files[i].count);
+            CHECK_EQ_INT(labels_get_format(l), files[i].format);
+            labels_free(l);
+        }
+        remove(path);
+    }
+    snprintf(path, sizeof(path), "%s/bad.txt", dir);
+    FILE *f = fopen(path, "wb");
+    if (CHECK_NOT_NULL(f)) {
+        fputs("a\n\nc\n", f);
+        fclose(f);
+        labels *l = (labels *)&err;
+        CHECK_EQ_INT(labels_load(path, &l, err, sizeof(err)), -1);
+        CHECK_CONTAINS(err, "bad.txt");
+        CHECK_CONTAINS(err, "line 2");
+        remove(path);
+    }
+    rmdir(dir);
+}
+
 static void test_load(const char *path) {
     char err[512];
     labels *l = (labels *)&err;
@@ -168,6 +308,8 @@ static void test_load(const char *path) {
 int main(int argc, char **argv) {
     test_valid();
     test_invalid();
+    test_list_and_text();
+    test_load_formats();
     test_load(argc > 1 ? argv[1] : NULL);
     return check_summary();
 }

@@ -134,7 +134,7 @@ static void test_create(void) {
     /* Refused configurations. */
     preprocess_config bad[7];
     for (int i = 0; i < 7; i++) preprocess_config_default(&bad[i]);
-    bad[0].resize_short = 0;
+    bad[0].resize_short = 0; /* and no [h, w] either */
     bad[1].crop_width = 0;
     bad[2].crop_height = -1;
     bad[3].std[1] = 0.0f;
@@ -262,7 +262,7 @@ static void test_resampler_golden(void) {
     fill_pattern(&src);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         image_rgb out;
-        if (!CHECK_EQ_INT(preprocess_resize_rgb(&src, cases[i].w, cases[i].h, &out, err, sizeof(err)), 0)) continue;
+        if (!CHECK_EQ_INT(preprocess_resize_rgb(&src, cases[i].w, cases[i].h, PREPROCESS_BILINEAR, &out, err, sizeof(err)), 0)) continue;
         CHECK_EQ_INT(out.width, cases[i].w);
         CHECK_EQ_INT(out.height, cases[i].h);
         CHECK_EQ_U64((size_t)out.width * out.height * 3, cases[i].len);
@@ -285,7 +285,7 @@ static void test_resampler_golden(void) {
         static const uint8_t want[12] = {0, 10, 20, 64, 70, 76, 191, 190, 189, 255, 250, 245};
         memcpy(two.pixels, px, 6);
         image_rgb out;
-        if (CHECK_EQ_INT(preprocess_resize_rgb(&two, 4, 1, &out, err, sizeof(err)), 0)) {
+        if (CHECK_EQ_INT(preprocess_resize_rgb(&two, 4, 1, PREPROCESS_BILINEAR, &out, err, sizeof(err)), 0)) {
             CHECK(memcmp(out.pixels, want, 12) == 0);
             free(out.pixels);
         }
@@ -297,7 +297,7 @@ static void test_resampler_golden(void) {
     if (CHECK(alloc_image(&rnd, 17, 13))) {
         fill_random(&rnd);
         image_rgb out;
-        if (CHECK_EQ_INT(preprocess_resize_rgb(&rnd, 17, 13, &out, err, sizeof(err)), 0)) {
+        if (CHECK_EQ_INT(preprocess_resize_rgb(&rnd, 17, 13, PREPROCESS_BILINEAR, &out, err, sizeof(err)), 0)) {
             CHECK(out.width == 17 && out.height == 13 && memcmp(out.pixels, rnd.pixels, 17 * 13 * 3) == 0);
             free(out.pixels);
         }
@@ -305,10 +305,156 @@ static void test_resampler_golden(void) {
     }
     /* Invalid sizes. */
     image_rgb out;
-    CHECK_EQ_INT(preprocess_resize_rgb(&src, 0, 5, &out, err, sizeof(err)), -1);
+    CHECK_EQ_INT(preprocess_resize_rgb(&src, 0, 5, PREPROCESS_BILINEAR, &out, err, sizeof(err)), -1);
     CHECK_NULL(out.pixels);
-    CHECK_EQ_INT(preprocess_resize_rgb(&src, 5, -1, &out, err, sizeof(err)), -1);
+    CHECK_EQ_INT(preprocess_resize_rgb(&src, 5, -1, PREPROCESS_BILINEAR, &out, err, sizeof(err)), -1);
     free(src.pixels);
+}
+
+static void fill_checker(image_rgb *img) {
+    for (int y = 0; y < img->height; y++)
+        for (int x = 0; x < img->width; x++)
+            for (int c = 0; c < 3; c++)
+                img->pixels[((size_t)y * img->width + x) * 3 + c] = ((x / 2 + y / 3 + c) % 2) ? 255 : 0;
+}
+
+/* A hard step (255 right of the middle, green flipped in the lower half,
+ * blue 3 instead of 0): bicubic overshoots on both sides of it, so the
+ * resampler's clipping below 0 and above 255 is exercised. */
+static void fill_step(image_rgb *img) {
+    int w = img->width, h = img->height;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++)
+                img->pixels[((size_t)y * w + x) * 3 + c] =
+                    (x >= w / 2) != (y >= h / 2 && c == 1) ? 255 : (c != 2 ? 0 : 3);
+}
+
+/* Pillow 9.4's Image.resize(size, BICUBIC), printed by
+ * tests/make_bicubic_golden.py: up- and downscaling (support 2 widened up
+ * to ~11 taps each side for 40 -> 7), one axis kept, and clipping. Runs on
+ * whichever horizontal pass is active (SSSE3 by default on x86,
+ * INFERD_RESAMPLE_SCALAR=1 for the portable one). */
+static void test_bicubic_golden(void) {
+    static const uint8_t b_step_12x6_30x13[] = {0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 2, 0, 0, 0, 0, 0, 0, 66, 66, 68, 189, 189, 190, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 2, 0, 0, 0, 0, 0, 0, 66, 66, 68, 189, 189, 190, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 2, 0, 0, 0, 0, 0, 0, 66, 66, 68, 189, 189, 190, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 2, 0, 0, 0, 0, 0, 0, 66, 65, 68, 189, 190, 190, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 3, 0, 0, 2, 0, 0, 0, 0, 0, 0, 66, 57, 68, 189, 198, 190, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 0, 5, 3, 0, 5, 3, 0, 5, 3, 0, 5, 3, 0, 5, 3, 0, 5, 3, 0, 5, 3, 0, 5, 3, 0, 5, 3, 0, 5, 3, 0, 5, 3, 0, 5, 2, 0, 5, 0, 0, 5, 0, 66, 69, 68, 189, 186, 190, 255, 250, 255, 255, 250, 255, 255, 250, 255, 255, 250, 255, 255, 250, 255, 255, 250, 255, 255, 250, 255, 255, 250, 255, 255, 250, 255, 255, 250, 255, 255, 250, 255, 255, 250, 255, 255, 250, 255, 255, 250, 255, 0, 128, 3, 0, 128, 3, 0, 128, 3, 0, 128, 3, 0, 128, 3, 0, 128, 3, 0, 128, 3, 0, 128, 3, 0, 128, 3, 0, 128, 3, 0, 128, 3, 0, 128, 2, 0, 128, 0, 0, 128, 0, 66, 128, 68, 189, 128, 190, 255, 128, 255, 255, 128, 255, 255, 128, 255, 255, 128, 255, 255, 128, 255, 255, 128, 255, 255, 128, 255, 255, 128, 255, 255, 128, 255, 255, 128, 255, 255, 128, 255, 255, 128, 255, 255, 128, 255, 255, 128, 255, 0, 250, 3, 0, 250, 3, 0, 250, 3, 0, 250, 3, 0, 250, 3, 0, 250, 3, 0, 250, 3, 0, 250, 3, 0, 250, 3, 0, 250, 3, 0, 250, 3, 0, 250, 2, 0, 250, 0, 0, 250, 0, 66, 186, 68, 189, 69, 190, 255, 5, 255, 255, 5, 255, 255, 5, 255, 255, 5, 255, 255, 5, 255, 255, 5, 255, 255, 5, 255, 255, 5, 255, 255, 5, 255, 255, 5, 255, 255, 5, 255, 255, 5, 255, 255, 5, 255, 255, 5, 255, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 2, 0, 255, 0, 0, 255, 0, 66, 198, 68, 189, 57, 190, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 2, 0, 255, 0, 0, 255, 0, 66, 190, 68, 189, 65, 190, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 2, 0, 255, 0, 0, 255, 0, 66, 189, 68, 189, 66, 190, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 2, 0, 255, 0, 0, 255, 0, 66, 189, 68, 189, 66, 190, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 3, 0, 255, 2, 0, 255, 0, 0, 255, 0, 66, 189, 68, 189, 66, 190, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255, 255, 0, 255};
+    static const uint8_t b_pattern_7x5_3x2[] = {95, 125, 134, 132, 114, 138, 136, 126, 119, 112, 139, 151, 119, 125, 127, 130, 97, 111};
+    static const uint8_t b_pattern_7x5_11x9[] = {0, 43, 96, 6, 59, 110, 33, 85, 140, 56, 108, 179, 79, 139, 208, 103, 177, 230, 126, 202, 255, 155, 232, 214, 194, 255, 39, 223, 113, 36, 238, 0, 67, 21, 71, 134, 35, 92, 154, 63, 125, 173, 93, 154, 140, 119, 145, 139, 143, 116, 169, 173, 137, 203, 172, 169, 174, 139, 194, 65, 158, 106, 77, 178, 33, 108, 77, 129, 194, 93, 152, 224, 121, 186, 224, 154, 228, 72, 182, 152, 21, 205, 10, 63, 247, 24, 89, 197, 59, 107, 44, 84, 117, 45, 99, 149, 74, 106, 172, 142, 204, 124, 166, 161, 150, 180, 112, 160, 116, 149, 67, 104, 111, 42, 137, 27, 80, 171, 40, 110, 145, 74, 147, 53, 110, 186, 64, 150, 138, 89, 175, 99, 179, 250, 29, 210, 143, 46, 210, 12, 75, 52, 39, 99, 0, 71, 124, 43, 96, 149, 63, 116, 169, 85, 138, 198, 110, 163, 226, 139, 192, 95, 156, 209, 0, 84, 146, 66, 108, 102, 81, 123, 54, 114, 60, 79, 162, 45, 118, 202, 77, 162, 215, 111, 199, 129, 145, 171, 89, 176, 76, 124, 206, 87, 76, 224, 113, 39, 14, 66, 131, 30, 89, 149, 62, 126, 177, 95, 153, 188, 121, 166, 215, 141, 174, 227, 154, 218, 88, 169, 167, 11, 191, 11, 49, 219, 12, 84, 237, 43, 107, 74, 127, 189, 91, 149, 217, 122, 184, 226, 150, 220, 116, 184, 168, 87, 201, 69, 122, 100, 90, 91, 53, 97, 83, 87, 65, 113, 113, 83, 145, 128, 102, 164, 112, 165, 218, 130, 183, 252, 159, 213, 250, 180, 254, 73, 216, 166, 13, 232, 8, 61, 67, 16, 95, 0, 57, 128, 26, 100, 154, 52, 127, 179, 65, 139, 192};
+    static const uint8_t b_pattern_7x5_4x5[] = {15, 68, 121, 77, 130, 189, 145, 208, 208, 207, 119, 55, 106, 169, 215, 176, 152, 63, 197, 27, 84, 45, 101, 154, 200, 136, 48, 51, 51, 113, 68, 127, 189, 137, 190, 102, 33, 86, 139, 98, 157, 215, 165, 175, 86, 227, 21, 67, 124, 187, 233, 198, 170, 81, 71, 43, 101, 54, 116, 169};
+    static const uint8_t b_pattern_7x5_7x3[] = {40, 93, 146, 77, 130, 183, 115, 168, 107, 152, 91, 144, 190, 128, 189, 113, 174, 77, 150, 62, 115, 128, 181, 86, 167, 72, 125, 58, 111, 110, 95, 95, 148, 140, 130, 120, 114, 104, 166, 153, 153, 57, 68, 121, 174, 109, 162, 215, 145, 198, 109, 183, 94, 147, 70, 130, 69, 115, 54, 107, 151, 90, 143};
+    static const uint8_t b_pattern_7x5_2x5[] = {52, 111, 166, 170, 164, 140, 153, 147, 130, 130, 69, 107, 116, 92, 92, 91, 147, 147, 72, 133, 172, 190, 108, 90, 156, 165, 148, 76, 85, 124};
+    static const uint8_t b_checker_40x30_7x5[] = {125, 130, 125, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 130, 125, 130, 128, 127, 128, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 127, 128, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 128, 128, 128, 127, 127, 127, 127, 127, 127, 127, 127, 127, 127, 128, 127, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 128, 127, 128, 130, 125, 130, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 125, 130, 125};
+    static const uint8_t b_checker_40x30_9x33[] = {110, 145, 110, 129, 126, 129, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 126, 129, 126, 145, 110, 145, 110, 145, 110, 129, 126, 129, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 126, 129, 126, 145, 110, 145, 108, 147, 108, 129, 126, 129, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 126, 129, 126, 147, 108, 147, 135, 120, 135, 127, 128, 127, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 128, 127, 128, 120, 135, 120, 147, 108, 147, 126, 129, 126, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 129, 126, 129, 108, 147, 108, 147, 108, 147, 126, 129, 126, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 129, 126, 129, 108, 147, 108, 131, 124, 131, 127, 128, 127, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 128, 127, 128, 124, 131, 124, 107, 148, 107, 129, 126, 129, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 126, 129, 126, 148, 107, 148, 109, 146, 109, 129, 126, 129, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 126, 129, 126, 146, 109, 146, 113, 142, 113, 129, 126, 129, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 126, 129, 126, 142, 113, 142, 146, 109, 146, 126, 129, 126, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 129, 126, 129, 109, 146, 109, 145, 110, 145, 126, 129, 126, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 129, 126, 129, 110, 145, 110, 147, 108, 147, 126, 129, 126, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 129, 126, 129, 108, 147, 108, 116, 139, 116, 128, 127, 128, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 127, 128, 127, 139, 116, 139, 109, 146, 109, 129, 126, 129, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 126, 129, 126, 146, 109, 146, 108, 147, 108, 129, 126, 129, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 126, 129, 126, 147, 108, 147, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 147, 108, 147, 126, 129, 126, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 129, 126, 129, 108, 147, 108, 146, 109, 146, 126, 129, 126, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 129, 126, 129, 109, 146, 109, 139, 116, 139, 127, 128, 127, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 128, 127, 128, 116, 139, 116, 108, 147, 108, 129, 126, 129, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 126, 129, 126, 147, 108, 147, 110, 145, 110, 129, 126, 129, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 126, 129, 126, 145, 110, 145, 109, 146, 109, 129, 126, 129, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 126, 129, 126, 146, 109, 146, 142, 113, 142, 126, 129, 126, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 129, 126, 129, 113, 142, 113, 146, 109, 146, 126, 129, 126, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 129, 126, 129, 109, 146, 109, 148, 107, 148, 126, 129, 126, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 129, 126, 129, 107, 148, 107, 124, 131, 124, 128, 127, 128, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 127, 128, 127, 131, 124, 131, 108, 147, 108, 129, 126, 129, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 126, 129, 126, 147, 108, 147, 108, 147, 108, 129, 126, 129, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 126, 129, 126, 147, 108, 147, 120, 135, 120, 128, 127, 128, 127, 128, 127, 127, 128, 127, 128, 128, 128, 128, 127, 128, 128, 127, 128, 127, 128, 127, 135, 120, 135, 147, 108, 147, 126, 129, 126, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 129, 126, 129, 108, 147, 108, 145, 110, 145, 126, 129, 126, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 129, 126, 129, 110, 145, 110, 145, 110, 145, 126, 129, 126, 128, 127, 128, 128, 127, 128, 128, 128, 128, 127, 128, 127, 127, 128, 127, 129, 126, 129, 110, 145, 110};
+    static const uint8_t b_checker_13x11_29x4[] = {9, 246, 9, 9, 246, 9, 9, 246, 9, 19, 236, 19, 133, 122, 133, 242, 13, 242, 246, 9, 246, 246, 9, 246, 182, 73, 182, 54, 201, 54, 9, 246, 9, 9, 246, 9, 24, 231, 24, 143, 112, 143, 246, 9, 246, 246, 9, 246, 246, 9, 246, 173, 82, 173, 46, 209, 46, 9, 246, 9, 9, 246, 9, 31, 224, 31, 153, 102, 153, 246, 9, 246, 246, 9, 246, 246, 9, 246, 156, 99, 156, 37, 218, 37, 9, 246, 9, 221, 34, 221, 221, 34, 221, 221, 34, 221, 213, 42, 213, 123, 132, 123, 38, 217, 38, 34, 221, 34, 34, 221, 34, 85, 170, 85, 185, 70, 185, 221, 34, 221, 221, 34, 221, 208, 47, 208, 115, 140, 115, 34, 221, 34, 34, 221, 34, 34, 221, 34, 92, 163, 92, 191, 64, 191, 221, 34, 221, 221, 34, 221, 203, 52, 203, 107, 148, 107, 34, 221, 34, 34, 221, 34, 34, 221, 34, 105, 150, 105, 199, 56, 199, 221, 34, 221, 50, 205, 50, 50, 205, 50, 50, 205, 50, 57, 198, 57, 131, 124, 131, 202, 53, 202, 205, 50, 205, 205, 50, 205, 163, 92, 163, 80, 175, 80, 50, 205, 50, 50, 205, 50, 61, 194, 61, 137, 118, 137, 205, 50, 205, 205, 50, 205, 205, 50, 205, 157, 98, 157, 75, 180, 75, 50, 205, 50, 50, 205, 50, 65, 190, 65, 144, 111, 144, 205, 50, 205, 205, 50, 205, 205, 50, 205, 146, 109, 146, 68, 187, 68, 50, 205, 50, 172, 83, 172, 172, 83, 172, 172, 83, 172, 168, 87, 168, 126, 129, 126, 85, 170, 85, 83, 172, 83, 83, 172, 83, 107, 148, 107, 155, 100, 155, 172, 83, 172, 172, 83, 172, 166, 89, 166, 122, 133, 122, 83, 172, 83, 83, 172, 83, 83, 172, 83, 111, 144, 111, 158, 97, 158, 172, 83, 172, 172, 83, 172, 163, 92, 163, 118, 137, 118, 83, 172, 83, 83, 172, 83, 83, 172, 83, 117, 138, 117, 161, 94, 161, 172, 83, 172};
+    static const struct {
+        void (*fill)(image_rgb *);
+        int w, h, ow, oh;
+        const uint8_t *want;
+        size_t len;
+    } cases[] = {
+        {fill_step, 12, 6, 30, 13, b_step_12x6_30x13, sizeof(b_step_12x6_30x13)},
+        {fill_pattern, 7, 5, 3, 2, b_pattern_7x5_3x2, sizeof(b_pattern_7x5_3x2)},
+        {fill_pattern, 7, 5, 11, 9, b_pattern_7x5_11x9, sizeof(b_pattern_7x5_11x9)},
+        {fill_pattern, 7, 5, 4, 5, b_pattern_7x5_4x5, sizeof(b_pattern_7x5_4x5)},
+        {fill_pattern, 7, 5, 7, 3, b_pattern_7x5_7x3, sizeof(b_pattern_7x5_7x3)},
+        {fill_pattern, 7, 5, 2, 5, b_pattern_7x5_2x5, sizeof(b_pattern_7x5_2x5)},
+        {fill_checker, 40, 30, 7, 5, b_checker_40x30_7x5, sizeof(b_checker_40x30_7x5)},
+        {fill_checker, 40, 30, 9, 33, b_checker_40x30_9x33, sizeof(b_checker_40x30_9x33)},
+        {fill_checker, 13, 11, 29, 4, b_checker_13x11_29x4, sizeof(b_checker_13x11_29x4)},
+    };
+    char err[256];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        image_rgb src, out;
+        if (!CHECK(alloc_image(&src, cases[i].w, cases[i].h))) return;
+        cases[i].fill(&src);
+        if (CHECK_EQ_INT(preprocess_resize_rgb(&src, cases[i].ow, cases[i].oh, PREPROCESS_BICUBIC, &out, err,
+                                               sizeof(err)),
+                         0)) {
+            CHECK_EQ_U64((size_t)out.width * out.height * 3, cases[i].len);
+            size_t first = cases[i].len;
+            for (size_t k = 0; k < cases[i].len; k++)
+                if (out.pixels[k] != cases[i].want[k]) {
+                    first = k;
+                    break;
+                }
+            CHECK_MSG(first == cases[i].len, "bicubic %dx%d -> %dx%d differs from Pillow at byte %zu: %u != %u",
+                      cases[i].w, cases[i].h, cases[i].ow, cases[i].oh, first,
+                      first < cases[i].len ? out.pixels[first] : 0, first < cases[i].len ? cases[i].want[first] : 0);
+            free(out.pixels);
+        }
+        free(src.pixels);
+    }
+    /* The same input through bilinear gives a different result: the filter
+     * argument is honoured. */
+    image_rgb src, a, b;
+    if (CHECK(alloc_image(&src, 12, 6))) {
+        fill_step(&src);
+        if (CHECK_EQ_INT(preprocess_resize_rgb(&src, 30, 13, PREPROCESS_BILINEAR, &a, err, sizeof(err)), 0)) {
+            if (CHECK_EQ_INT(preprocess_resize_rgb(&src, 30, 13, PREPROCESS_BICUBIC, &b, err, sizeof(err)), 0)) {
+                CHECK(memcmp(a.pixels, b.pixels, 30 * 13 * 3) != 0);
+                free(b.pixels);
+            }
+            free(a.pixels);
+        }
+        free(src.pixels);
+    }
+}
+
+/* Resize([h, w]) and the interpolation names. */
+static void test_resize_hw(void) {
+    char err[256];
+    preprocess_interpolation ip = PREPROCESS_BICUBIC;
+    CHECK_EQ_INT(preprocess_interpolation_parse("bilinear", &ip), 0);
+    CHECK_EQ_INT(ip, PREPROCESS_BILINEAR);
+    CHECK_EQ_INT(preprocess_interpolation_parse("bicubic", &ip), 0);
+    CHECK_EQ_INT(ip, PREPROCESS_BICUBIC);
+    CHECK_EQ_INT(preprocess_interpolation_parse("nearest", &ip), -1);
+    CHECK_EQ_INT(preprocess_interpolation_parse("BICUBIC ", &ip), -1);
+    CHECK_EQ_INT(preprocess_interpolation_parse(NULL, &ip), -1);
+    CHECK_STR(preprocess_interpolation_name(PREPROCESS_BICUBIC), "bicubic");
+    CHECK_STR(preprocess_interpolation_name(PREPROCESS_BILINEAR), "bilinear");
+
+    preprocess_config cfg;
+    preprocess_config_default(&cfg);
+    cfg.resize_short = 0;
+    cfg.resize_width = 5;
+    cfg.resize_height = 0;
+    preprocess *pp = NULL;
+    CHECK_EQ_INT(preprocess_create(&cfg, &pp, err, sizeof(err)), -1);
+    cfg.resize_height = 3;
+    cfg.interpolation = (preprocess_interpolation)7;
+    CHECK_EQ_INT(preprocess_create(&cfg, &pp, err, sizeof(err)), -1);
+    CHECK_CONTAINS(err, "interpolation");
+
+    /* 7x5 pattern, Resize([2, 4]) bicubic, CenterCrop([2, 3]): columns 0..2
+     * (round(0.5) = 0) of Pillow's 4x2 bicubic resize. */
+    cfg.interpolation = PREPROCESS_BICUBIC;
+    cfg.resize_width = 4;
+    cfg.resize_height = 2;
+    cfg.crop_width = 3;
+    cfg.crop_height = 2;
+    image_rgb img, full;
+    if (!CHECK_EQ_INT(preprocess_create(&cfg, &pp, err, sizeof(err)), 0) || !CHECK(alloc_image(&img, 7, 5))) return;
+    fill_pattern(&img);
+    float out[18];
+    CHECK_EQ_INT(preprocess_tensor_len(pp), 18);
+    CHECK_EQ_INT(preprocess_run(pp, &img, out, err, sizeof(err)), 0);
+    if (CHECK_EQ_INT(preprocess_resize_rgb(&img, 4, 2, PREPROCESS_BICUBIC, &full, err, sizeof(err)), 0)) {
+        int wrong = 0;
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < 2; y++)
+                for (int x = 0; x < 3; x++)
+                    if (out[c * 6 + y * 3 + x] != normalise(full.pixels[(y * 4 + x) * 3 + c], cfg.mean[c], cfg.std[c]))
+                        wrong++;
+        CHECK_EQ_INT(wrong, 0);
+        free(full.pixels);
+    }
+    /* The [h, w] resize ignores the aspect ratio: a 1x10000000 image is
+     * fine (no elongation limit), its source rect is all of it. */
+    image_rect need;
+    CHECK_EQ_INT(preprocess_source_rect(pp, 1, 10000000, &need, err, sizeof(err)), 0);
+    CHECK(need.x == 0 && need.width == 1 && need.y == 0 && need.height == 10000000);
+    free(img.pixels);
+    preprocess_free(pp);
 }
 
 /* The reference: resize the whole image to torchvision's size, then
@@ -317,9 +463,14 @@ static void test_resampler_golden(void) {
 static int reference_tensor(const preprocess_config *cfg, const image_rgb *img, float *out) {
     char err[256];
     int rw, rh;
-    preprocess_resized_size(img->width, img->height, cfg->resize_short, &rw, &rh);
+    if (cfg->resize_short > 0) {
+        preprocess_resized_size(img->width, img->height, cfg->resize_short, &rw, &rh);
+    } else {
+        rw = cfg->resize_width;
+        rh = cfg->resize_height;
+    }
     image_rgb resized;
-    if (preprocess_resize_rgb(img, rw, rh, &resized, err, sizeof(err)) != 0) return -1;
+    if (preprocess_resize_rgb(img, rw, rh, cfg->interpolation, &resized, err, sizeof(err)) != 0) return -1;
     int cw = cfg->crop_width, ch = cfg->crop_height;
     /* torchvision: pad (crop - size) // 2 before, the rest after; then crop
      * at int(round((size - crop) / 2.0)) of the padded image. */
@@ -403,6 +554,32 @@ static void test_consistency(void) {
     cfg.resize_short = 224;
     compare_with_reference(&cfg, 224, 224, 0);
     compare_with_reference(&cfg, 333, 224, 0);
+
+    /* Bicubic (efficientnet_b0's Resize(256) CenterCrop(224)): the windowed
+     * path reads bicubic's wider support. */
+    preprocess_config_default(&cfg);
+    cfg.interpolation = PREPROCESS_BICUBIC;
+    cfg.resize_short = 256;
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        compare_with_reference(&cfg, sizes[i][0], sizes[i][1], 0);
+        compare_with_reference(&cfg, sizes[i][0], sizes[i][1], 1);
+    }
+    /* Resize([h, w]) with a non-square crop, both filters. */
+    for (int f = 0; f < 2; f++) {
+        preprocess_config_default(&cfg);
+        cfg.interpolation = f ? PREPROCESS_BICUBIC : PREPROCESS_BILINEAR;
+        cfg.resize_short = 0;
+        cfg.resize_width = 320;
+        cfg.resize_height = 240;
+        cfg.crop_width = 288;
+        cfg.crop_height = 224;
+        compare_with_reference(&cfg, 640, 480, 0);
+        compare_with_reference(&cfg, 480, 640, 1);
+        compare_with_reference(&cfg, 100, 30, 0);
+        compare_with_reference(&cfg, 320, 240, 0);
+        cfg.crop_width = 400; /* wider than the resize: padded left and right */
+        compare_with_reference(&cfg, 500, 375, 0);
+    }
 }
 
 /* Resize 200, crop 224: torchvision pads with black (byte 0) before
@@ -573,6 +750,8 @@ int main(void) {
     test_create();
     test_normalisation();
     test_resampler_golden();
+    test_bicubic_golden();
+    test_resize_hw();
     test_consistency();
     test_padding();
     test_pipeline_golden();

@@ -9,6 +9,7 @@
 #include "model.h"
 
 #define STUB_CLASSES 1000
+#define STUB_METADATA "{\"arch\":\"stub\",\"weights\":\"seeded\",\"seed\":0}"
 
 struct model {
     model_options opts;
@@ -53,7 +54,18 @@ int model_num_classes(const model *m) {
 
 const char *model_metadata(const model *m) {
     (void)m;
-    return "{\"arch\":\"stub\",\"weights\":\"seeded\",\"seed\":0}";
+    return STUB_METADATA;
+}
+
+int model_read_metadata(const char *path, char **out, char *err, size_t errlen) {
+    (void)path;
+    *out = malloc(sizeof(STUB_METADATA));
+    if (!*out) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(*out, STUB_METADATA, sizeof(STUB_METADATA));
+    return 0;
 }
 
 int model_cpu_supports_bf16(void) { return 0; }

@@ -1,0 +1,115 @@
+#include "model_slot.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct model_slot {
+    model_slot_options opts;
+    pthread_mutex_t lock;        /* current and the statistics */
+    pthread_mutex_t reload_lock; /* held for a whole reload; trylock -> busy */
+    served_model *current;
+    int reloading;
+    long long reloads_ok, reloads_failed;
+    char last_error[768];
+};
+
+int model_slot_create(const model_slot_options *opts, served_model *initial, model_slot **out, char *err,
+                      size_t errlen) {
+    *out = NULL;
+    model_slot *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    s->opts = *opts;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->reload_lock, NULL);
+    s->current = initial;
+    if (initial->generation <= 0) initial->generation = 1;
+    *out = s;
+    return 0;
+}
+
+void model_slot_free(model_slot *s) {
+    if (!s) return;
+    served_model_release(s->current);
+    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->reload_lock);
+    free(s);
+}
+
+served_model *model_slot_acquire(model_slot *s) {
+    pthread_mutex_lock(&s->lock);
+    served_model *sm = s->current;
+    served_model_acquire(sm);
+    pthread_mutex_unlock(&s->lock);
+    return sm;
+}
+
+static void record_failure(model_slot *s, const char *why) {
+    pthread_mutex_lock(&s->lock);
+    s->reloads_failed++;
+    s->reloading = 0;
+    snprintf(s->last_error, sizeof(s->last_error), "%s", why);
+    pthread_mutex_unlock(&s->lock);
+}
+
+model_reload_status model_slot_reload(model_slot *s, const char *trigger, char *err, size_t errlen) {
+    if (pthread_mutex_trylock(&s->reload_lock) != 0) {
+        snprintf(err, errlen, "a model reload is already in progress");
+        return MODEL_RELOAD_BUSY;
+    }
+    pthread_mutex_lock(&s->lock);
+    s->reloading = 1;
+    int generation = s->current->generation + 1;
+    pthread_mutex_unlock(&s->lock);
+    const inferd_config *cfg = s->opts.cfg;
+    log_info("model reload (%s): loading %s with labels %s; the current model keeps serving", trigger,
+             cfg->model_path, cfg->class_index_path);
+
+    served_model *next = NULL;
+    char why[768];
+    if (served_model_load(cfg, &s->opts.model_opts, &next, why, sizeof(why)) != 0 ||
+        served_model_warm(next, s->opts.warmup_max_batch, s->opts.warmup_rounds, why, sizeof(why)) != 0) {
+        served_model_release(next);
+        snprintf(err, errlen, "model reload failed, the previous model keeps serving: %s", why);
+        log_error("%s", err);
+        record_failure(s, why);
+        pthread_mutex_unlock(&s->reload_lock);
+        return MODEL_RELOAD_FAILED;
+    }
+    next->generation = generation;
+
+    pthread_mutex_lock(&s->lock);
+    served_model *old = s->current;
+    s->current = next;
+    s->reloads_ok++;
+    s->reloading = 0;
+    s->last_error[0] = '\0';
+    pthread_mutex_unlock(&s->lock);
+    log_info("model reload (%s): now serving %s (%s, %d classes, generation %d; load %.2f s, warm-up %.2f s); "
+             "preprocessing: %s",
+             trigger, next->meta.name, next->meta.arch, next->num_classes, generation, next->load_seconds,
+             next->warm_seconds, next->sources);
+    /* Requests that started on the old model hold references: it is freed
+     * when the last of them is answered. */
+    served_model_release(old);
+    pthread_mutex_unlock(&s->reload_lock);
+    return MODEL_RELOAD_OK;
+}
+
+void model_slot_get_stats(model_slot *s, model_slot_stats *out) {
+    pthread_mutex_lock(&s->lock);
+    out->generation = s->current->generation;
+    out->reloading = s->reloading;
+    out->reloads_ok = s->reloads_ok;
+    out->reloads_failed = s->reloads_failed;
+    out->load_seconds = s->current->load_seconds;
+    out->warm_seconds = s->current->warm_seconds;
+    snprintf(out->last_error, sizeof(out->last_error), "%s", s->last_error);
+    pthread_mutex_unlock(&s->lock);
+}
