@@ -25,7 +25,7 @@ typedef struct {
     const char *model_arch;   /* e.g. "densenet121" */
     const char *model_kind;   /* "pretrained", "seeded", "unknown" */
     long long model_seed;     /* -1 when not seeded */
-    const char *precision;    /* "fp32" or "bf16" */
+    const char *precision;    /* "fp32", "bf16" or "int8" */
 } http_deps;
 
 typedef struct http_server http_server;

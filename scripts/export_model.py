@@ -3,6 +3,8 @@
 
     /usr/bin/python3 scripts/export_model.py --weights seeded --seed 0 --out models/densenet121.pt
     /usr/bin/python3 scripts/export_model.py --weights pretrained   # needs internet
+    /usr/bin/python3 scripts/export_model.py --weights pretrained --quantize int8 \
+        --calib-dir PHOTOS --out models/densenet121-int8.pt            # int8, see quantize_int8.py
 
 Weights
 -------
@@ -397,6 +399,27 @@ def measure(model, threads, runs, warmup=3):
     return "\n".join(lines)
 
 
+def quantize_hook(model, args, meta):
+    """--quantize int8: the fp32 model -> scripted int8 module; meta gains precision,
+    engine, calibration set and agreement with fp32 (scripts/quantize_int8.py)."""
+    import quantize_int8
+    files = calibration_files(args.calib_dir)
+    transform = reference.build_transform()
+    tests = [reference.preprocess(os.path.join(PROJECT_ROOT, "data", f), transform)
+             for f in sorted(os.listdir(os.path.join(PROJECT_ROOT, "data")))
+             if f.lower().endswith((".jpg", ".png"))]
+    test = torch.stack(tests) if tests else None
+    if not args.no_synthetic_check:
+        synthetic = synthetic_tensors(transform)
+        test = synthetic if test is None else torch.cat([test, synthetic])
+    try:
+        ts, qmeta = quantize_int8.quantize(model.eval(), files, args.quant_samples, args.quant_backend, test)
+    except (RuntimeError, ValueError) as e:
+        sys.exit("export_model: %s" % e)
+    meta.update(qmeta)
+    return torch.jit.freeze(ts) if args.form == "frozen" else ts
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog=__doc__.split("\n\n", 1)[1],
@@ -427,6 +450,16 @@ def main(argv=None):
                     help="after exporting, time the export forms and print a markdown table")
     ap.add_argument("--measure-runs", type=int, default=20,
                     help="timed runs per form and batch size (default %(default)s)")
+    ap.add_argument("--quantize", choices=["int8"], default=None,
+                    help="save a statically quantized int8 model (scripts/quantize_int8.py): observers "
+                         "calibrated on --calib-dir's photos through inferd's preprocessing "
+                         "(--quant-samples samples)")
+    ap.add_argument("--quant-samples", type=int, default=32,
+                    help="--quantize: observer calibration samples, every --calib-dir photo through "
+                         "inferd's preprocessing, then mirrored and rescaled ones (default %(default)s; "
+                         "--calib-samples stays the seeded weights' BatchNorm samples)")
+    ap.add_argument("--quant-backend", choices=["onednn", "qnnpack"], default="onednn",
+                    help="quantized engine the int8 model is made for (default %(default)s)")
     ap.add_argument("--compare", metavar="OTHER.pt",
                     help="after exporting, check OTHER.pt has identical weights; exit 1 if not")
     args = ap.parse_args(argv)
@@ -457,7 +490,11 @@ def main(argv=None):
         "calibration_images": [os.path.basename(f) for f in files],
         "form": args.form,
     }
-    ts = to_torchscript(model, args.form)
+    if args.quantize:
+        ts = quantize_hook(model, args, meta)
+        model = ts  # the reload check below compares the file with the int8 module
+    else:
+        ts = to_torchscript(model, args.form)
     save(ts, args.out, meta)
 
     # Reload and check the file reproduces the eager model, so a broken
@@ -473,7 +510,10 @@ def main(argv=None):
     status = 0
     if args.compare:
         status = 0 if compare(args.out, args.compare) else 1
-    if args.measure:
+    if args.measure and args.quantize:
+        import quantize_int8
+        print(quantize_int8.measure_forms(ts, 1, args.measure_runs))
+    elif args.measure:
         print(measure(model, args.threads, args.measure_runs))
     return status
 

@@ -78,7 +78,9 @@ int main(int argc, char **argv) {
     model_options_default(&mo);
     mo.intra_op_threads = cfg.threads > 0 ? cfg.threads : config_online_cpus();
     mo.optimize = cfg.optimize;
-    mo.precision = strcmp(cfg.precision, "bf16") == 0 ? MODEL_PRECISION_BF16 : MODEL_PRECISION_FP32;
+    mo.precision = strcmp(cfg.precision, "bf16") == 0   ? MODEL_PRECISION_BF16
+                   : strcmp(cfg.precision, "int8") == 0 ? MODEL_PRECISION_INT8
+                                                        : MODEL_PRECISION_FP32;
     mo.input_height = mo.input_width = cfg.crop;
     if (labels_load(cfg.class_index_path, &l, err, sizeof(err)) != 0 ||
         preprocess_create(&pc, &pp, err, sizeof(err)) != 0 || model_load(cfg.model_path, &mo, &m, err, sizeof(err)) != 0) {

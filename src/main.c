@@ -63,7 +63,9 @@ static int load_model(app *a, char *err, size_t errlen) {
     model_options_default(&opts);
     opts.intra_op_threads = threads > 0 ? threads : 1;
     opts.optimize = cfg->optimize;
-    opts.precision = strcmp(cfg->precision, "bf16") == 0 ? MODEL_PRECISION_BF16 : MODEL_PRECISION_FP32;
+    opts.precision = strcmp(cfg->precision, "bf16") == 0   ? MODEL_PRECISION_BF16
+                     : strcmp(cfg->precision, "int8") == 0 ? MODEL_PRECISION_INT8
+                                                           : MODEL_PRECISION_FP32;
     opts.input_height = opts.input_width = cfg->crop;
     if (model_load(cfg->model_path, &opts, &a->model, err, errlen) != 0) return -1;
     a->workers = calloc((size_t)instances, sizeof(model *));
@@ -73,8 +75,10 @@ static int load_model(app *a, char *err, size_t errlen) {
     }
     for (int i = 0; i < instances; i++) a->workers[i] = a->model;
     a->worker_count = instances;
-    log_info("model: %s loaded; %d worker(s) share it, %d intra-op thread(s) each, precision %s, optimize %s",
-             cfg->model_path, instances, opts.intra_op_threads, cfg->precision, cfg->optimize ? "on" : "off");
+    const char *engine = model_quantized_engine(a->model);
+    log_info("model: %s loaded; %d worker(s) share it, %d intra-op thread(s) each, precision %s%s%s%s, optimize %s",
+             cfg->model_path, instances, opts.intra_op_threads, cfg->precision, engine[0] ? " (quantized engine " : "",
+             engine, engine[0] ? ")" : "", cfg->optimize ? "on" : "off");
     return 0;
 }
 

@@ -56,6 +56,11 @@ const char *model_metadata(const model *m) {
     return "{\"arch\":\"stub\",\"weights\":\"seeded\",\"seed\":0}";
 }
 
+const char *model_quantized_engine(const model *m) {
+    (void)m;
+    return "";
+}
+
 int model_cpu_supports_bf16(void) { return 0; }
 
 void model_free(model *m) { free(m); }
