@@ -399,6 +399,23 @@ def measure(model, threads, runs, warmup=3):
     return "\n".join(lines)
 
 
+def load_fp32_export(path):
+    """An fp32 file written by this script -> (eager densenet121 with its weights, its metadata).
+    FX quantization needs the eager module; TorchScript keeps the weights under the same names."""
+    extra = {META_NAME: ""}
+    scripted = torch.jit.load(path, map_location="cpu", _extra_files=extra)
+    meta = json.loads(extra[META_NAME]) if extra[META_NAME] else {}
+    if meta.get("arch") != "densenet121" or meta.get("precision", "fp32") != "fp32":
+        sys.exit("export_model: --fp32-model %s is not an fp32 densenet121 export of this script (metadata: %s)"
+                 % (path, {k: meta.get(k) for k in ("arch", "precision")}))
+    model = torchvision.models.densenet121(weights=None)
+    try:
+        model.load_state_dict(scripted.state_dict())
+    except RuntimeError as e:
+        sys.exit("export_model: --fp32-model %s: weights do not fit densenet121: %s" % (path, str(e).split("\n")[0]))
+    return model.eval(), meta
+
+
 def quantize_hook(model, args, meta):
     """--quantize int8: the fp32 model -> scripted int8 module; meta gains precision,
     engine, calibration set and agreement with fp32 (scripts/quantize_int8.py)."""
@@ -424,8 +441,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog=__doc__.split("\n\n", 1)[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights", choices=["pretrained", "seeded"], required=True,
-                    help="ImageNet weights (needs internet) or offline seeded stand-in weights")
+    ap.add_argument("--weights", choices=["pretrained", "seeded"],
+                    help="ImageNet weights (needs internet) or offline seeded stand-in weights "
+                         "(required unless --fp32-model)")
     ap.add_argument("--seed", type=int, default=0, help="seed for --weights seeded (default 0)")
     ap.add_argument("--calib-dir", default=DEFAULT_CALIB_DIR,
                     help="*.jpg/*.png used to calibrate seeded weights (default %(default)s)")
@@ -458,16 +476,28 @@ def main(argv=None):
                     help="--quantize: observer calibration samples, every --calib-dir photo through "
                          "inferd's preprocessing, then mirrored and rescaled ones (default %(default)s; "
                          "--calib-samples stays the seeded weights' BatchNorm samples)")
+    ap.add_argument("--fp32-model", metavar="FILE.pt",
+                    help="--quantize: quantize this fp32 file, made by this script, instead of building the "
+                         "weights again (its state_dict goes back into torchvision's densenet121; its "
+                         "metadata is kept)")
     ap.add_argument("--quant-backend", choices=["onednn", "qnnpack"], default="onednn",
                     help="quantized engine the int8 model is made for (default %(default)s)")
     ap.add_argument("--compare", metavar="OTHER.pt",
                     help="after exporting, check OTHER.pt has identical weights; exit 1 if not")
     args = ap.parse_args(argv)
+    if args.fp32_model and not args.quantize:
+        ap.error("--fp32-model needs --quantize int8")
+    if not args.weights and not args.fp32_model:
+        ap.error("--weights is required (or --quantize int8 --fp32-model FILE.pt)")
 
     t_start = time.perf_counter()
     torch.set_num_threads(args.threads)
 
-    if args.weights == "pretrained":
+    stored_meta = None
+    if args.fp32_model:
+        model, stored_meta = load_fp32_export(args.fp32_model)
+        files, centre = [], None
+    elif args.weights == "pretrained":
         model = build_pretrained().eval()
         files, centre = [], None
     else:
@@ -490,6 +520,8 @@ def main(argv=None):
         "calibration_images": [os.path.basename(f) for f in files],
         "form": args.form,
     }
+    if stored_meta is not None:
+        meta = dict(stored_meta, form=args.form, fp32_source=os.path.basename(args.fp32_model))
     if args.quantize:
         ts = quantize_hook(model, args, meta)
         model = ts  # the reload check below compares the file with the int8 module
@@ -505,7 +537,7 @@ def main(argv=None):
             diff = float((loaded(centre) - model(centre)).abs().max())
         log("reloaded %s: max |logit diff| vs eager %.2e" % (args.out, diff))
     log("wrote %s (%s, %s weights, sha256 %s) in %.1fs" % (
-        args.out, args.form, args.weights, sha256(args.out)[:16], time.perf_counter() - t_start))
+        args.out, args.form, meta.get("weights"), sha256(args.out)[:16], time.perf_counter() - t_start))
 
     status = 0
     if args.compare:

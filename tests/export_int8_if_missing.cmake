@@ -1,7 +1,8 @@
-# ctest fixture: exports the int8 test model (the seeded DenseNet-121 of
-# export_if_missing.cmake, quantized by export_model.py --quantize int8 on
-# the shared photos) unless it is already there, plus a copy whose metadata
-# names a quantized engine no libtorch has, for the shim's refusal test.
+# ctest fixture: exports the int8 test model (the seeded DenseNet-121 file
+# FP32 of export_if_missing.cmake, quantized by export_model.py --quantize
+# int8 --fp32-model on the shared photos: seconds, where rebuilding the seeded
+# weights takes a minute) unless it is already there, plus a copy whose
+# metadata names a quantized engine no libtorch has, for the shim's refusal test.
 if(EXISTS "${OUT}" AND EXISTS "${BAD_ENGINE_OUT}")
   message(STATUS "int8 model present: ${OUT}")
   return()
@@ -12,7 +13,7 @@ set(calib_args)
 if(EXISTS "${CALIB}")
   set(calib_args --calib-dir "${CALIB}")
 endif()
-execute_process(COMMAND "${PYTHON}" "${SCRIPT}" --weights seeded --seed 0 --quantize int8 --quant-samples 8 --no-synthetic-check
+execute_process(COMMAND "${PYTHON}" "${SCRIPT}" --quantize int8 --fp32-model "${FP32}" --quant-samples 8 --no-synthetic-check
                         --out "${OUT}" ${calib_args}
                 RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)

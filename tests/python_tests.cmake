@@ -23,10 +23,11 @@ set(INFERD_TEST_MODEL_INT8 "${CMAKE_BINARY_DIR}/test-model/densenet121-seeded0-i
     "int8 model the tests use (exported when missing)")
 add_test(NAME export_int8_model
          COMMAND ${CMAKE_COMMAND} -DPYTHON=${INFERD_PYTHON} -DSCRIPT=${CMAKE_SOURCE_DIR}/scripts/export_model.py
-                 -DSCRIPTS=${CMAKE_SOURCE_DIR}/scripts -DOUT=${INFERD_TEST_MODEL_INT8}
+                 -DSCRIPTS=${CMAKE_SOURCE_DIR}/scripts -DFP32=${INFERD_TEST_MODEL} -DOUT=${INFERD_TEST_MODEL_INT8}
                  -DBAD_ENGINE_OUT=${CMAKE_BINARY_DIR}/test-model/int8-bad-engine.pt -DCALIB=${INFERD_SHARED_DATA}
                  -P ${CMAKE_SOURCE_DIR}/tests/export_int8_if_missing.cmake)
-set_tests_properties(export_int8_model PROPERTIES FIXTURES_SETUP int8_model TIMEOUT 600)
+set_tests_properties(export_int8_model PROPERTIES FIXTURES_SETUP int8_model FIXTURES_REQUIRED seeded_model
+                     TIMEOUT 600)
 add_executable(test_model_int8 ${CMAKE_SOURCE_DIR}/tests/test_model_int8.c)
 target_compile_options(test_model_int8 PRIVATE ${INFERD_C_WARNINGS})
 target_link_libraries(test_model_int8 PRIVATE inferd_core)
