@@ -133,6 +133,29 @@ def cpu_seconds(pids):
     return total / tick
 
 
+MODEL_THREAD_NAME = "inferd-model"  # src/batcher.c names its worker threads so
+
+
+def model_cpu_split(pid):
+    """(CPU seconds of the model worker threads, CPU seconds of every other thread) of inferd."""
+    tick = os.sysconf("SC_CLK_TCK")
+    model, other = 0, 0
+    for task in glob.glob(f"/proc/{pid}/task/*"):
+        try:
+            with open(os.path.join(task, "stat")) as f:
+                s = f.read()
+            fields = s[s.rindex(")") + 2:].split()
+            cpu = int(fields[11]) + int(fields[12])
+            name = s[s.index("(") + 1:s.rindex(")")]
+        except (OSError, ValueError, IndexError):
+            continue  # the thread ended meanwhile
+        if name == MODEL_THREAD_NAME:
+            model += cpu
+        else:
+            other += cpu
+    return model / tick, other / tick
+
+
 def quiesce(server, name, timeout=120.0, window=0.5, busy=0.1):
     """Waits until the server has finished the work left over from the last
     load run (wrk stops with requests still queued: gunicorn's sync workers
@@ -271,12 +294,16 @@ def model_limit(args, cfg, precision):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watchdog = threading.Timer(900 + 8 * args.model_seconds * 4, proc.kill)
     watchdog.start()
-    out, first, last = [], None, None
+    out, first, last, row_cpu = [], None, None, []
     for line in proc.stdout:
         out.append(line)
         if MODEL_BENCH_ROW.match(line):
+            prev = last
             last = (cpu_seconds([proc.pid]), time.monotonic())
             first = first or last
+            # CPU the process used for this batch size's run (none for the
+            # first row: its delta would include loading the model)
+            row_cpu.append(last[0] - prev[0] if prev else None)
     stderr = proc.stderr.read()
     proc.wait()
     watchdog.cancel()
@@ -291,8 +318,12 @@ def model_limit(args, cfg, precision):
     for line in p.stdout.splitlines():
         m = MODEL_BENCH_ROW.match(line)
         if m:
+            k = len(rows)
+            cpu = row_cpu[k] if k < len(row_cpu) else None
+            images = float(m.group(4)) * args.model_seconds
             rows.append({"batch": int(m.group(1)), "ms_batch": float(m.group(2)), "ms_image": float(m.group(3)),
-                         "images_s": float(m.group(4))})
+                         "images_s": float(m.group(4)),
+                         "cpu_ms_image": cpu / images * 1e3 if cpu and images > 0 else None})
     if not rows:
         broke(f"model_bench ({precision}) printed no results:\n{p.stdout}")
         return None
@@ -608,15 +639,21 @@ def load_server(args, server, name, levels, seconds):
                 break
             before = server.metrics()
             log(f"{name}: wrk {c} connection(s), {seconds} s")
+            split0 = model_cpu_split(server.pids()[0]) if isinstance(server, Inferd) and server.pids() else None
             cpu0, t0 = cpu_seconds(server.pids()), time.monotonic()
             r = wrk(args, server.port, c, seconds)
             cpu1, t1 = cpu_seconds(server.pids()), time.monotonic()
+            split1 = model_cpu_split(server.pids()[0]) if split0 and server.pids() else None
             after = server.metrics()
             if r is None:
                 continue
             # cores the server got during the run: far below the CPU count under
             # full load means other processes took the machine (noisy numbers)
             r["server_cores"] = (cpu1 - cpu0) / (t1 - t0) if t1 > t0 else None
+            if split0 and split1 and split1[0] > split0[0] and r.get("requests"):
+                # CPU time, not wall: stays right when other processes share the CPUs
+                r["model_cpu_ms_per_request"] = (split1[0] - split0[0]) / r["requests"] * 1e3
+                r["non_model_cpu_ms_per_request"] = (split1[1] - split0[1]) / r["requests"] * 1e3
             if before and after:
                 n = after.get("inferd_batch_size_count", 0) - before.get("inferd_batch_size_count", 0)
                 s = after.get("inferd_batch_size_sum", 0) - before.get("inferd_batch_size_sum", 0)
@@ -758,17 +795,19 @@ def pipeline_limit(res, info, prec):
     if not ml or ml.get("unsupported") or not sr or sr.get("unsupported"):
         return None
     r16 = next((r for r in sr["rows"] if r["conns"] == 16), None)
-    if not r16 or not r16.get("rps") or r16.get("server_cores") is None or not r16.get("mean_batch") \
-            or r16.get("mean_forward_ms") is None:
+    if not r16 or not r16.get("rps") or r16.get("non_model_cpu_ms_per_request") is None:
         return None
     cpus = info["cpus"]
     bare = ml["best"]["images_s"]
-    forward_cpu_ms = cfg["model_instances"] * cfg["threads_eff"] / bare * 1e3
-    server_cpu_ms = r16["server_cores"] / r16["rps"] * 1e3
-    server_forward_cpu_ms = r16["mean_forward_ms"] * cfg["threads_eff"] / r16["mean_batch"]
-    non_model = max(0.0, server_cpu_ms - server_forward_cpu_ms)
+    # The bare forward's CPU per image: measured (model_bench's CPU time over
+    # the best batch's run) when there is one, else what its threads could use.
+    nominal = cfg["model_instances"] * cfg["threads_eff"] / bare * 1e3
+    forward_cpu_ms = ml["best"].get("cpu_ms_image") or nominal
+    non_model = r16["non_model_cpu_ms_per_request"]
     return {"bare": bare, "best_batch": ml["best"]["batch"], "forward_cpu_ms": forward_cpu_ms,
-            "non_model_cpu_ms": non_model, "server_cpu_ms_per_request": server_cpu_ms,
+            "forward_cpu_measured": bool(ml["best"].get("cpu_ms_image")),
+            "server_model_cpu_ms_per_request": r16.get("model_cpu_ms_per_request"),
+            "non_model_cpu_ms": non_model,
             "limit": cpus / ((forward_cpu_ms + non_model) / 1e3), "server": r16["rps"]}
 
 
@@ -967,10 +1006,11 @@ def report(args, info, res):
                     "non-model CPU ms/request (measured)", "pipeline limit req/s", "server req/s at 16 conns",
                     "server / bare", "server / pipeline limit"], rows))
         w("")
-        w(f"forward CPU per image = {cfg['model_instances']} workers x {cfg['threads_eff']} thread(s) / bare best "
-          f"img/s; non-model CPU per request = the server's CPU time per request at 16 connections minus its "
-          f"forward CPU per image (inferd_model_forward_seconds x threads / images, from /metrics); pipeline limit "
-          f"= {info['cpus']} CPUs / (forward + non-model).")
+        w(f"forward CPU per image: model_bench's CPU time during its best batch size's run / images it ran (or, "
+          f"for batch 1, {cfg['model_instances']} workers x {cfg['threads_eff']} thread(s) / img/s); non-model CPU "
+          f"per request: the CPU time of every server thread except the model workers (`{MODEL_THREAD_NAME}`) "
+          f"during the 16-connection run / requests; pipeline limit = {info['cpus']} CPUs / (forward + non-model). "
+          f"CPU times, not wall times, so other load on the machine lowers the rates but not these costs.")
         w("")
     rows = []
     f32, i8 = pl.get("fp32"), pl.get("int8")
