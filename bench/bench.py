@@ -5,7 +5,7 @@ Normally started by scripts/bench.sh, which installs the tools, builds
 Release into build-bench/ and finds the model and the image:
 
     /usr/bin/python3 bench/bench.py --build build-bench --model M --image dog.jpg [--quick]
-        [--precision fp32|bf16|both] [--batching-sweep] [--duration S]
+        [--precision fp32|bf16|int8|both|all] [--model-int8 M8] [--batching-sweep] [--duration S]
         [--threads T] [--model-instances N] [--max-batch B] [--batch-delay-us D] [--config FILE]
 
 What it measures (each against the same model file and the same image):
@@ -21,8 +21,12 @@ What it measures (each against the same model file and the same image):
 4. the baseline: bench/baseline_app.py under `gunicorn -w 2`, same load;
 5. ratios and targets, PASS/FAIL (a report: the exit status is 0 unless
    something broke: a server died, wrk failed, a tool failed);
-6. --precision both: model limit and server again in bf16, plus bf16 vs fp32
-   agreement with inferd-classify;
+6. --precision both (fp32, bf16), int8, or all (fp32, bf16, int8): model
+   limit and server again in each, plus agreement with fp32 through
+   inferd-classify (int8 runs --model-int8, the file export_model.py
+   --quantize int8 makes); for every precision the *pipeline limit*: CPUs /
+   (bare forward CPU per image at the best batch + the server's measured
+   non-model CPU per request), and the server's rate as a fraction of it;
 7. --batching-sweep: the server at 16 connections for max_batch 1, 2, 4, 8 x
    batch_delay_us 0, 2000.
 8. --overload (alone, issue 16): capacity at 16 connections, then goodput
@@ -43,6 +47,7 @@ import glob
 import http.client
 import io
 import json
+import math
 import os
 import platform
 import re
@@ -72,6 +77,13 @@ TARGET_P50_OVERHEAD_MS = 10.0    # single-client p50 - bare batch-1 forward
 TARGET_PREPROCESS_SPEEDUP = 2.0  # PIL+torchvision ms / C ms
 TARGET_RSS_MB = 250.0
 TARGET_READY_S = 3.0
+# Targets of issue 14 (int8).
+TARGET_INT8_BARE_SPEEDUP = 2.5      # int8 bare best img/s / fp32 bare best, same run
+TARGET_INT8_SERVER_SPEEDUP = 2.2    # int8 server req/s at 16 conns / fp32's
+TARGET_INT8_PIPELINE_FRACTION = 0.95  # int8 server req/s at 16 conns / int8 pipeline limit
+TARGET_NON_MODEL_CPU_MS = 5.0       # server CPU per request besides the model forward
+TARGET_INT8_P50_RATIO = 0.45        # int8 single-client p50 / fp32's
+TARGET_INT8_RSS_MB = 300.0
 
 errors = []  # things that broke (the exit status)
 
@@ -131,6 +143,29 @@ def cpu_seconds(pids):
         except (OSError, ValueError, IndexError):
             pass
     return total / tick
+
+
+MODEL_THREAD_NAME = "inferd-model"  # src/batcher.c names its worker threads so
+
+
+def model_cpu_split(pid):
+    """(CPU seconds of the model worker threads, CPU seconds of every other thread) of inferd."""
+    tick = os.sysconf("SC_CLK_TCK")
+    model, other = 0, 0
+    for task in glob.glob(f"/proc/{pid}/task/*"):
+        try:
+            with open(os.path.join(task, "stat")) as f:
+                s = f.read()
+            fields = s[s.rindex(")") + 2:].split()
+            cpu = int(fields[11]) + int(fields[12])
+            name = s[s.index("(") + 1:s.rindex(")")]
+        except (OSError, ValueError, IndexError):
+            continue  # the thread ended meanwhile
+        if name == MODEL_THREAD_NAME:
+            model += cpu
+        else:
+            other += cpu
+    return model / tick, other / tick
 
 
 def quiesce(server, name, timeout=120.0, window=0.5, busy=0.1):
@@ -254,8 +289,13 @@ def bf16_refused(text):
     return "bf16" in t and ("neither" in t or "not supported" in t or "avx512" in t)
 
 
+def model_for(args, precision):
+    """int8 is a property of the model file: it runs the quantized export."""
+    return args.model_int8 if precision == "int8" else args.model
+
+
 def model_limit(args, cfg, precision):
-    cmd = [os.path.join(args.build, "model_bench"), "--model", args.model, "--threads", str(cfg["threads_eff"]),
+    cmd = [os.path.join(args.build, "model_bench"), "--model", model_for(args, precision), "--threads", str(cfg["threads_eff"]),
            "--instances", str(cfg["model_instances"]), "--batches", "1,2,4,8", "--seconds", str(args.model_seconds),
            "--precision", precision]
     if not cfg["optimize"]:
@@ -266,12 +306,16 @@ def model_limit(args, cfg, precision):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watchdog = threading.Timer(900 + 8 * args.model_seconds * 4, proc.kill)
     watchdog.start()
-    out, first, last = [], None, None
+    out, first, last, row_cpu = [], None, None, []
     for line in proc.stdout:
         out.append(line)
         if MODEL_BENCH_ROW.match(line):
+            prev = last
             last = (cpu_seconds([proc.pid]), time.monotonic())
             first = first or last
+            # CPU the process used for this batch size's run (none for the
+            # first row: its delta would include loading the model)
+            row_cpu.append(last[0] - prev[0] if prev else None)
     stderr = proc.stderr.read()
     proc.wait()
     watchdog.cancel()
@@ -286,8 +330,12 @@ def model_limit(args, cfg, precision):
     for line in p.stdout.splitlines():
         m = MODEL_BENCH_ROW.match(line)
         if m:
+            k = len(rows)
+            cpu = row_cpu[k] if k < len(row_cpu) else None
+            images = float(m.group(4)) * args.model_seconds
             rows.append({"batch": int(m.group(1)), "ms_batch": float(m.group(2)), "ms_image": float(m.group(3)),
-                         "images_s": float(m.group(4))})
+                         "images_s": float(m.group(4)),
+                         "cpu_ms_image": cpu / images * 1e3 if cpu and images > 0 else None})
     if not rows:
         broke(f"model_bench ({precision}) printed no results:\n{p.stdout}")
         return None
@@ -424,8 +472,9 @@ def terminate(proc, logf, timeout):
 class Inferd:
     """build-bench/inferd on 127.0.0.1, a free port, cwd = project root (so ./config.json applies)."""
 
-    def __init__(self, args, flags, logname):
+    def __init__(self, args, flags, logname, model=None):
         self.args, self.flags = args, flags
+        self.model = model or args.model
         self.log_path = os.path.join(args.results, "logs", logname)
         self.proc, self.port = None, None
         self.ready_s = None
@@ -434,7 +483,7 @@ class Inferd:
 
     def start(self, ready_timeout=300):
         cmd = [os.path.join(self.args.build, "inferd"), "--addr", "127.0.0.1", "--port", "0",
-               "--model", self.args.model, "--class-index", self.args.class_index] + self.flags
+               "--model", self.model, "--class-index", self.args.class_index] + self.flags
         log("start:", " ".join(cmd))
         self.logf = open(self.log_path, "w")
         t0 = time.monotonic()
@@ -602,15 +651,21 @@ def load_server(args, server, name, levels, seconds):
                 break
             before = server.metrics()
             log(f"{name}: wrk {c} connection(s), {seconds} s")
+            split0 = model_cpu_split(server.pids()[0]) if isinstance(server, Inferd) and server.pids() else None
             cpu0, t0 = cpu_seconds(server.pids()), time.monotonic()
             r = wrk(args, server.port, c, seconds)
             cpu1, t1 = cpu_seconds(server.pids()), time.monotonic()
+            split1 = model_cpu_split(server.pids()[0]) if split0 and server.pids() else None
             after = server.metrics()
             if r is None:
                 continue
             # cores the server got during the run: far below the CPU count under
             # full load means other processes took the machine (noisy numbers)
             r["server_cores"] = (cpu1 - cpu0) / (t1 - t0) if t1 > t0 else None
+            if split0 and split1 and split1[0] > split0[0] and r.get("requests"):
+                # CPU time, not wall: stays right when other processes share the CPUs
+                r["model_cpu_ms_per_request"] = (split1[0] - split0[0]) / r["requests"] * 1e3
+                r["non_model_cpu_ms_per_request"] = (split1[1] - split0[1]) / r["requests"] * 1e3
             if before and after:
                 n = after.get("inferd_batch_size_count", 0) - before.get("inferd_batch_size_count", 0)
                 s = after.get("inferd_batch_size_sum", 0) - before.get("inferd_batch_size_sum", 0)
@@ -633,7 +688,7 @@ def load_server(args, server, name, levels, seconds):
 
 def inferd_run(args, cfg, precision, levels, seconds, extra_flags=(), logname=None):
     flags = list(cfg["flags"]) + ["--precision", precision] + list(extra_flags)
-    server = Inferd(args, flags, logname or f"inferd-{precision}.log")
+    server = Inferd(args, flags, logname or f"inferd-{precision}.log", model_for(args, precision))
     try:
         if not server.start():
             log(f"bf16: server refused: {server.refused}")
@@ -692,7 +747,7 @@ def generated_images(outdir):
 
 def classify(args, cfg, precision, images):
     cmd = [os.path.join(args.build, "inferd-classify"), "--topk", "1000", "--precision", precision,
-           "--model", args.model, "--class-index", args.class_index] + list(cfg["flags"]) + images
+           "--model", model_for(args, precision), "--class-index", args.class_index] + list(cfg["flags"]) + images
     p = run(cmd, timeout=900, cwd=args.root)
     if p.returncode != 0:
         return None, (p.stderr or p.stdout).strip()
@@ -700,28 +755,31 @@ def classify(args, cfg, precision, images):
     return lines, None
 
 
-def bf16_agreement(args, cfg):
+def precision_agreement(args, cfg, prec):
+    """fp32 vs prec through inferd-classify (the C pipeline, all 1000
+    probabilities) on the photos and generated images; the fp32 top1-top2
+    logit margin is ln(p1 / p2) of its softmax."""
     photos = sorted(glob.glob(os.path.join(args.shared_dir, "*.jpg")) + glob.glob(os.path.join(args.shared_dir, "*.png")))
     data_dir = os.path.join(args.root, "data")
     photos += sorted(glob.glob(os.path.join(data_dir, "*.jpg")) + glob.glob(os.path.join(data_dir, "*.png")))
     with tempfile.TemporaryDirectory(prefix="inferd-bench-") as tmp:
         images = photos + generated_images(tmp)
-        log(f"bf16 agreement: inferd-classify on {len(images)} images")
+        log(f"{prec} agreement: inferd-classify on {len(images)} images")
         fp32, err = classify(args, cfg, "fp32", images)
         if fp32 is None:
             broke(f"inferd-classify fp32 failed: {err}")
             return None
-        bf16, err = classify(args, cfg, "bf16", images)
-        if bf16 is None:
-            if bf16_refused(err or ""):
+        other, err = classify(args, cfg, prec, images)
+        if other is None:
+            if prec == "bf16" and bf16_refused(err or ""):
                 return {"unsupported": True, "message": err}
-            broke(f"inferd-classify bf16 failed: {err}")
+            broke(f"inferd-classify {prec} failed: {err}")
             return None
-    if len(fp32) != len(images) or len(bf16) != len(images):
-        broke(f"inferd-classify printed {len(fp32)}/{len(bf16)} lines for {len(images)} images")
+    if len(fp32) != len(images) or len(other) != len(images):
+        broke(f"inferd-classify printed {len(fp32)}/{len(other)} lines for {len(images)} images")
         return None
     per_image, agree, max_diff = [], 0, 0.0
-    for path, a, b in zip(images, fp32, bf16):
+    for path, a, b in zip(images, fp32, other):
         if "error" in a or "error" in b:
             broke(f"inferd-classify: {os.path.basename(path)}: {a.get('error') or b.get('error')}")
             continue
@@ -732,13 +790,38 @@ def bf16_agreement(args, cfg):
         same = a["class_id"] == b["class_id"]
         agree += same
         max_diff = max(max_diff, diff)
-        per_image.append({"image": os.path.basename(path), "fp32": a["class_name"], "bf16": b["class_name"],
-                          "same_top1": same, "p_fp32": a["predictions"][0]["probability"],
-                          "p_bf16": b["predictions"][0]["probability"], "max_prob_diff": diff, "top5_overlap": top5})
+        p1, p2 = a["predictions"][0]["probability"], a["predictions"][1]["probability"]
+        margin = math.log(p1 / p2) if p1 > 0 and p2 > 0 else None
+        per_image.append({"image": os.path.basename(path), "fp32": a["class_name"], "other": b["class_name"],
+                          "same_top1": same, "p_fp32": p1, "p_other": b["predictions"][0]["probability"],
+                          "fp32_margin": margin, "max_prob_diff": diff, "top5_overlap": top5})
     return {"images": len(per_image), "top1_agree": agree, "max_prob_diff": max_diff, "per_image": per_image}
 
 
 # ---------------------------------------------------------------- report
+
+def pipeline_limit(res, info, prec):
+    """CPUs / (bare forward CPU per image at the best batch + the server's
+    measured non-model CPU per request), with the figures it comes from."""
+    ml, sr, cfg = res["model"].get(prec), res["server"].get(prec), res["cfg"]
+    if not ml or ml.get("unsupported") or not sr or sr.get("unsupported"):
+        return None
+    r16 = next((r for r in sr["rows"] if r["conns"] == 16), None)
+    if not r16 or not r16.get("rps") or r16.get("non_model_cpu_ms_per_request") is None:
+        return None
+    cpus = info["cpus"]
+    bare = ml["best"]["images_s"]
+    # The bare forward's CPU per image: measured (model_bench's CPU time over
+    # the best batch's run) when there is one, else what its threads could use.
+    nominal = cfg["model_instances"] * cfg["threads_eff"] / bare * 1e3
+    forward_cpu_ms = ml["best"].get("cpu_ms_image") or nominal
+    non_model = r16["non_model_cpu_ms_per_request"]
+    return {"bare": bare, "best_batch": ml["best"]["batch"], "forward_cpu_ms": forward_cpu_ms,
+            "forward_cpu_measured": bool(ml["best"].get("cpu_ms_image")),
+            "server_model_cpu_ms_per_request": r16.get("model_cpu_ms_per_request"),
+            "non_model_cpu_ms": non_model,
+            "limit": cpus / ((forward_cpu_ms + non_model) / 1e3), "server": r16["rps"]}
+
 
 FEW_REQUESTS = 20
 FEW_NOTE = (f"`*`: fewer than {FEW_REQUESTS} requests completed in the run, so the percentiles are rough (requests "
@@ -920,22 +1003,89 @@ def report(args, info, res):
     w(md_table(["measure", "value", "target", "verdict"], rows))
     w("")
 
-    # 6. bf16 agreement
-    ag = res.get("agreement")
-    if "bf16" in res["precisions"]:
-        w("## bf16 vs fp32 (inferd-classify, all 1000 probabilities)")
+    # pipeline limit and the int8 targets (issue 14)
+    pl = {p: pipeline_limit(res, info, p) for p in res["precisions"]}
+    rows = []
+    for prec, v in pl.items():
+        if v:
+            rows.append([prec, f"{v['bare']:.2f} (batch {v['best_batch']})", f"{v['forward_cpu_ms']:.2f}",
+                         f"{v['non_model_cpu_ms']:.2f}", f"{v['limit']:.2f}", f"{v['server']:.2f}",
+                         f"{v['server'] / v['bare']:.3f}", f"{v['server'] / v['limit']:.3f}"])
+    if rows:
+        w("## Pipeline limit (per precision)")
         w("")
-        if res.get("bf16_unsupported"):
+        w(md_table(["precision", "bare best img/s", "forward CPU ms/img (best batch)",
+                    "non-model CPU ms/request (measured)", "pipeline limit req/s", "server req/s at 16 conns",
+                    "server / bare", "server / pipeline limit"], rows))
+        w("")
+        w(f"forward CPU per image: model_bench's CPU time during its best batch size's run / images it ran (or, "
+          f"for batch 1, {cfg['model_instances']} workers x {cfg['threads_eff']} thread(s) / img/s); non-model CPU "
+          f"per request: the CPU time of every server thread except the model workers (`{MODEL_THREAD_NAME}`) "
+          f"during the 16-connection run / requests; pipeline limit = {info['cpus']} CPUs / (forward + non-model). "
+          f"CPU times, not wall times, so other load on the machine lowers the rates but not these costs.")
+        w("")
+    rows = []
+    f32, i8 = pl.get("fp32"), pl.get("int8")
+    if f32 and i8:
+        r = i8["bare"] / f32["bare"]
+        rows.append(["int8 bare best / fp32 bare best", f"{i8['bare']:.2f} / {f32['bare']:.2f} = {r:.2f}x",
+                     f">= {TARGET_INT8_BARE_SPEEDUP}x", verdict(r >= TARGET_INT8_BARE_SPEEDUP)])
+        r = i8["server"] / f32["server"]
+        rows.append(["int8 server / fp32 server at 16 conns", f"{i8['server']:.2f} / {f32['server']:.2f} = {r:.2f}x",
+                     f">= {TARGET_INT8_SERVER_SPEEDUP}x", verdict(r >= TARGET_INT8_SERVER_SPEEDUP)])
+    if i8:
+        r = i8["server"] / i8["limit"]
+        rows.append(["int8 server / int8 pipeline limit", f"{i8['server']:.2f} / {i8['limit']:.2f} = {r:.3f}",
+                     f">= {TARGET_INT8_PIPELINE_FRACTION}", verdict(r >= TARGET_INT8_PIPELINE_FRACTION)])
+    for prec, v in pl.items():
+        if v:
+            rows.append([f"{prec}: non-model CPU per request", f"{v['non_model_cpu_ms']:.2f} ms",
+                         f"<= {TARGET_NON_MODEL_CPU_MS:.0f} ms", verdict(v["non_model_cpu_ms"] <= TARGET_NON_MODEL_CPU_MS)])
+    s16 = {p: res["server"].get(p) for p in ("fp32", "int8")}
+    p50 = {}
+    for prec, sr in s16.items():
+        if sr and not sr.get("unsupported"):
+            one = next((r for r in sr["rows"] if r["conns"] == 1), None)
+            p50[prec] = one["p50_ms"] if one else None
+    if p50.get("fp32") and p50.get("int8"):
+        r = p50["int8"] / p50["fp32"]
+        rows.append(["single client: int8 p50 / fp32 p50", f"{p50['int8']:.1f} / {p50['fp32']:.1f} ms = {r:.2f}",
+                     f"<= {TARGET_INT8_P50_RATIO}", verdict(r <= TARGET_INT8_P50_RATIO)])
+    sr = s16.get("int8")
+    if sr and not sr.get("unsupported"):
+        rss = max(sr["rss_before_mb"], sr["rss_during_max_mb"], sr["rss_after_mb"])
+        rows.append(["int8 server RSS (max of before/during/after)", f"{rss:.1f} MB", f"<= {TARGET_INT8_RSS_MB:.0f} MB",
+                     verdict(rss <= TARGET_INT8_RSS_MB)])
+    ag = res.get("agreement", {}).get("int8")
+    if ag:
+        sure = [r for r in ag["per_image"] if r["fp32_margin"] is not None and r["fp32_margin"] >= 3]
+        ok = sum(r["same_top1"] for r in sure)
+        rows.append(["int8 top-1 = fp32 top-1 where the fp32 margin >= 3 logits", f"{ok}/{len(sure)}", "100%",
+                     verdict(ok == len(sure))])
+    if rows:
+        w("## int8 targets (issue 14)")
+        w("")
+        w(md_table(["measure", "value", "target", "verdict"], rows))
+        w("")
+
+    # 6. agreement of each lower precision with fp32
+    for prec in [p for p in res["precisions"] if p != "fp32"]:
+        ag = res.get("agreement", {}).get(prec)
+        w(f"## {prec} vs fp32 (inferd-classify, all 1000 probabilities)")
+        w("")
+        if prec == "bf16" and res.get("bf16_unsupported"):
             w("bf16: not supported on this CPU")
         elif ag is None:
             w("agreement check failed (see errors)")
         else:
             w(f"top-1 agreement {ag['top1_agree']}/{ag['images']}; max softmax-probability difference "
-              f"{ag['max_prob_diff']:.4f}")
+              f"{ag['max_prob_diff']:.4f}. fp32 margin: top1 - top2 logit = ln(p1/p2).")
             w("")
-            w(md_table(["image", "fp32 top-1", "bf16 top-1", "same", "p fp32", "p bf16", "max |dp|", "top-5 overlap"],
-                       [[r["image"], r["fp32"], r["bf16"], "yes" if r["same_top1"] else "NO", fmt(r["p_fp32"], 4),
-                         fmt(r["p_bf16"], 4), fmt(r["max_prob_diff"], 4), f"{r['top5_overlap']}/5"]
+            w(md_table(["image", "fp32 top-1", f"{prec} top-1", "same", "fp32 margin", "p fp32", f"p {prec}",
+                        "max |dp|", "top-5 overlap"],
+                       [[r["image"], r["fp32"], r["other"], "yes" if r["same_top1"] else "NO",
+                         fmt(r["fp32_margin"], 2), fmt(r["p_fp32"], 4),
+                         fmt(r["p_other"], 4), fmt(r["max_prob_diff"], 4), f"{r['top5_overlap']}/5"]
                         for r in ag["per_image"]]))
         w("")
 
@@ -1195,7 +1345,10 @@ def main():
     ap.add_argument("--image", required=True)
     ap.add_argument("--shared-dir", default=None, help="photos for the bf16 agreement (../shared/data)")
     ap.add_argument("--quick", action="store_true", help="short runs (5 s per load level)")
-    ap.add_argument("--precision", choices=("fp32", "bf16", "both"), default="fp32")
+    ap.add_argument("--precision", choices=("fp32", "bf16", "int8", "both", "all"), default="fp32",
+                    help="both = fp32 + bf16; all = fp32 + bf16 + int8")
+    ap.add_argument("--model-int8", default=None,
+                    help="the int8 model file (export_model.py --quantize int8) for --precision int8/all")
     ap.add_argument("--batching-sweep", action="store_true")
     ap.add_argument("--duration", type=int, default=None, help="seconds per wrk level (20; --quick 5)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the gunicorn baseline")
@@ -1213,6 +1366,7 @@ def main():
     args.root = os.path.abspath(args.root)
     args.build = os.path.abspath(args.build)
     args.model = os.path.abspath(args.model)
+    args.model_int8 = os.path.abspath(args.model_int8) if args.model_int8 else None
     args.image = os.path.abspath(args.image)
     args.class_index = os.path.abspath(args.class_index or os.path.join(args.root, "imagenet_class_index.json"))
     args.shared_dir = os.path.abspath(args.shared_dir or os.path.join(args.root, "..", "shared", "data"))
@@ -1226,13 +1380,16 @@ def main():
     args.preprocess_iterations = 50 if args.quick else 300
     args.wrk_timeout = 30
     os.makedirs(os.path.join(args.results, "logs"), exist_ok=True)
-    for path, what in ((args.model, "model"), (args.image, "image"), (args.class_index, "class index")):
+    precisions = {"both": ["fp32", "bf16"], "all": ["fp32", "bf16", "int8"]}.get(args.precision, [args.precision])
+    if "int8" in precisions and not args.model_int8:
+        sys.exit("bench: --precision int8/all needs --model-int8 (scripts/bench.sh exports one)")
+    for path, what in ((args.model, "model"), (args.image, "image"), (args.class_index, "class index"),
+                       (args.model_int8 if "int8" in precisions else args.model, "int8 model")):
         if not os.path.isfile(path):
             sys.exit(f"bench: {what} {path} not found")
 
     info = machine_info(args)
     cfg = resolve_config(args)
-    precisions = ["fp32", "bf16"] if args.precision == "both" else [args.precision]
     res = {"cfg": cfg, "precisions": precisions, "model": {}, "server": {}}
     log(f"settings: threads {cfg['threads_eff']}, instances {cfg['model_instances']}, max_batch {cfg['max_batch']}, "
         f"load average {info['load_start']}")
@@ -1272,21 +1429,24 @@ def main():
             bf16_off(res["server"][prim]["message"])
     # 4. baseline
     res["baseline"] = None if args.no_baseline else baseline_run(args, CONNECTIONS, args.duration)
-    # 6. bf16 repeat + agreement
-    if "bf16" in precisions and prim != "bf16":
-        res["model"]["bf16"] = model_limit(args, cfg, "bf16")
-        if res["model"]["bf16"] and res["model"]["bf16"].get("unsupported"):
-            bf16_off(res["model"]["bf16"]["message"])
-        else:
-            res["server"]["bf16"] = inferd_run(args, cfg, "bf16", CONNECTIONS, args.duration)
-            if res["server"]["bf16"] and res["server"]["bf16"].get("unsupported"):
-                bf16_off(res["server"]["bf16"]["message"])
-    if "bf16" in precisions and not res.get("bf16_unsupported"):
-        ag = bf16_agreement(args, cfg)
+    # 6. the other precisions + their agreement with fp32
+    for prec in precisions[1:]:
+        res["model"][prec] = model_limit(args, cfg, prec)
+        if prec == "bf16" and res["model"][prec] and res["model"][prec].get("unsupported"):
+            bf16_off(res["model"][prec]["message"])
+            continue
+        res["server"][prec] = inferd_run(args, cfg, prec, CONNECTIONS, args.duration)
+        if prec == "bf16" and res["server"][prec] and res["server"][prec].get("unsupported"):
+            bf16_off(res["server"][prec]["message"])
+    res["agreement"] = {}
+    for prec in precisions:
+        if prec == "fp32" or (prec == "bf16" and res.get("bf16_unsupported")):
+            continue
+        ag = precision_agreement(args, cfg, prec)
         if ag and ag.get("unsupported"):
             bf16_off(ag["message"])
         else:
-            res["agreement"] = ag
+            res["agreement"][prec] = ag
     # 7. batching sweep
     if args.batching_sweep and not (prim == "bf16" and res.get("bf16_unsupported")):
         res["sweep"] = []

@@ -57,12 +57,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batches") && i + 1 < argc) batches = argv[++i];
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc)
-            opts.precision = !strcmp(argv[++i], "bf16") ? MODEL_PRECISION_BF16 : MODEL_PRECISION_FP32;
+            i++, opts.precision = !strcmp(argv[i], "bf16")   ? MODEL_PRECISION_BF16
+                                  : !strcmp(argv[i], "int8") ? MODEL_PRECISION_INT8
+                                                             : MODEL_PRECISION_FP32;
         else if (!strcmp(argv[i], "--no-optimize")) opts.optimize = 0;
         else if (!strcmp(argv[i], "--separate")) separate = 1;
         else {
             fprintf(stderr, "usage: %s --model M [--threads T] [--instances N] [--batches 1,2,4,8] [--seconds S] "
-                            "[--precision fp32|bf16] [--no-optimize] [--separate]\n", argv[0]);
+                            "[--precision fp32|bf16|int8] [--no-optimize] [--separate]\n", argv[0]);
             return 2;
         }
     }
@@ -84,7 +86,10 @@ int main(int argc, char **argv) {
     size_t per_image = 3 * (size_t)opts.input_height * (size_t)opts.input_width;
     printf("# threads=%d instances=%d (%s) precision=%s optimize=%d\n", threads, instances,
            separate ? "separate copies" : "one shared module",
-           opts.precision == MODEL_PRECISION_BF16 ? "bf16" : "fp32", opts.optimize);
+           opts.precision == MODEL_PRECISION_BF16   ? "bf16"
+           : opts.precision == MODEL_PRECISION_INT8 ? "int8"
+                                                    : "fp32",
+           opts.optimize);
     printf("%-6s %12s %12s %10s\n", "batch", "ms/batch", "ms/image", "images/s");
     int status = 0;
     char *list = util_strdup(batches);

@@ -23,7 +23,7 @@ typedef struct {
     char *class_index_path;
     int threads;          /* libtorch intra-op threads per model instance */
     int model_instances;  /* independent model copies, each with its own worker */
-    char *precision;      /* "fp32" or "bf16" */
+    char *precision;      /* "fp32", "bf16" or "int8" */
     int optimize;         /* freeze + optimize_for_inference at load */
     int warmup;           /* warm-up forwards before ready */
     /* batching */

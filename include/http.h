@@ -36,7 +36,7 @@ typedef struct {
     metrics *metrics;
     const char *model_name;   /* the v2 API's name (model_name, else the arch, else the file's stem); fixed across reloads */
     model_stats *model_stats; /* the statistics extension's counters */
-    const char *precision;    /* "fp32" or "bf16" */
+    const char *precision;    /* "fp32", "bf16" or "int8" */
 } http_deps;
 
 typedef struct http_server http_server;

@@ -1,5 +1,6 @@
 /* model: the C ABI over libtorch. Loads a TorchScript classifier once and runs
- * float32 NCHW batches through it. All C++ (and every exception) stays inside
+ * float32 NCHW batches through it (an int8 file quantizes its float input
+ * itself; the shim selects the quantized engine the file names). All C++ (and every exception) stays inside
  * src/model.cpp; callers see status codes and messages. It knows nothing of
  * images, labels or HTTP. */
 #ifndef INFERD_MODEL_H
@@ -15,7 +16,8 @@ typedef struct model model;
 
 typedef enum {
     MODEL_PRECISION_FP32 = 0,
-    MODEL_PRECISION_BF16 = 1
+    MODEL_PRECISION_BF16 = 1,
+    MODEL_PRECISION_INT8 = 2 /* a file exported with --quantize int8; precision must match the file */
 } model_precision;
 
 typedef struct {
@@ -29,7 +31,10 @@ typedef struct {
 
 void model_options_default(model_options *opts);
 
-/* Loads path. On failure returns -1, *out is NULL and err says why. */
+/* Loads path. On failure returns -1, *out is NULL and err says why, also
+ * when opts->precision and the file disagree (int8 is a property of the file,
+ * from its inferd_meta.json "precision") or when an int8 file needs a
+ * quantized engine this libtorch lacks. */
 int model_load(const char *path, const model_options *opts, model **out, char *err, size_t errlen);
 
 /* Runs input [batch, C, H, W] (float32, contiguous) and writes [batch,
@@ -50,6 +55,9 @@ int model_read_metadata(const char *path, char **out, char *err, size_t errlen);
 
 /* The inferd_meta.json extra file stored by scripts/export_model.py, or "" if absent. */
 const char *model_metadata(const model *m);
+
+/* The quantized engine an int8 model runs on ("onednn", "qnnpack"), "" for fp32/bf16. */
+const char *model_quantized_engine(const model *m);
 
 /* True when the CPU can run bf16 matrix kernels natively. */
 int model_cpu_supports_bf16(void);

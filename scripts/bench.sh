@@ -3,9 +3,12 @@
 # alone (C vs PIL + torchvision), inferd under wrk load at 1/4/16 connections
 # (throughput, p50/p99, errors, RSS, time to ready) and the original Flask
 # server under gunicorn with the same load, then ratios with PASS/FAIL.
-#   scripts/bench.sh [--quick] [--model M] [--precision fp32|bf16|both] [--batching-sweep] [--overload]
+#   scripts/bench.sh [--quick] [--model M] [--precision fp32|bf16|int8|both|all] [--model-int8 M8] [--batching-sweep]
 #                    [--image FILE] [--shared-dir DIR] [--duration S] [--no-baseline]
 #                    [--threads T] [--model-instances N] [--max-batch B] [--batch-delay-us D] [--config FILE]
+# int8 (issue 14) runs M8, the seeded model quantized by export_model.py
+# --quantize int8 (exported when missing); each precision also gets its
+# pipeline limit, CPUs / (forward CPU per image + non-model CPU per request).
 # --overload [--overload-queue N] runs only the overload benchmark (issue 16:
 # goodput at 16/64/256 connections, 503 latency, abandoning clients).
 # Server settings come from ./config.json plus the flags above (given to both
@@ -17,7 +20,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 py=/usr/bin/python3
 
-model=build/test-model/densenet121-seeded0.pt image="" pass=()
+model=build/test-model/densenet121-seeded0.pt model_int8=build/test-model/densenet121-seeded0-int8.pt image="" pass=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model=$2; shift 2 ;;
@@ -26,7 +29,8 @@ while [ $# -gt 0 ]; do
     --precision|--duration|--shared-dir|--threads|--model-instances|--max-batch|--batch-delay-us|--http-threads|--config|--overload-queue)
       [ $# -ge 2 ] || { echo "bench.sh: $1 needs a value" >&2; exit 2; }
       pass+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --model-int8) model_int8=$2; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -51,6 +55,16 @@ if [ ! -s "$model" ]; then
   "$py" scripts/export_model.py --weights seeded --seed 0 --out "$model"
 fi
 
+# The int8 model, when a precision needs it: the same seeded weights quantized.
+case " ${pass[*]-} " in
+  *" --precision int8 "*|*" --precision all "*)
+    if [ ! -s "$model_int8" ]; then
+      echo "bench.sh: exporting $model_int8 (seeded weights, int8)" >&2
+      mkdir -p "$(dirname "$model_int8")"
+      "$py" scripts/export_model.py --weights seeded --seed 0 --quantize int8 --no-synthetic-check --out "$model_int8"
+    fi ;;
+esac
+
 # The image: the shared dog photo, else the first photo in data/.
 if [ -z "$image" ]; then
   if [ -f ../shared/data/dog.jpg ]; then
@@ -62,5 +76,5 @@ if [ -z "$image" ]; then
   fi
 fi
 
-exec "$py" bench/bench.py --root "$root" --build build-bench --model "$model" --image "$image" \
+exec "$py" bench/bench.py --root "$root" --build build-bench --model "$model" --model-int8 "$model_int8" --image "$image" \
   --class-index imagenet_class_index.json ${pass[@]+"${pass[@]}"}

@@ -33,6 +33,8 @@ ImageNet-style JSON, a JSON list of names, or a text file with one label per
 line) and record weights "user", --name and the preprocessing (from --arch's
 default weights when --arch is given, else ImageNet's 256/224 bilinear,
 and any override flag).
+    /usr/bin/python3 scripts/export_model.py --weights pretrained --quantize int8 \
+        --calib-dir PHOTOS --out models/densenet121-int8.pt            # int8, see quantize_int8.py
 
 Weights
 -------
@@ -508,6 +510,48 @@ def measure(model, threads, runs, warmup=3):
     return "\n".join(lines)
 
 
+def load_fp32_export(path):
+    """An fp32 file written by this script -> (the eager torchvision model of its arch with its
+    weights, its metadata). FX quantization needs the eager module; TorchScript keeps the
+    weights under the same names."""
+    extra = {META_NAME: ""}
+    scripted = torch.jit.load(path, map_location="cpu", _extra_files=extra)
+    meta = json.loads(extra[META_NAME]) if extra[META_NAME] else {}
+    arch = meta.get("arch")
+    if arch not in torchvision.models.list_models(module=torchvision.models) or \
+            meta.get("precision", "fp32") != "fp32":
+        sys.exit("export_model: --fp32-model %s is not an fp32 torchvision-arch export of this script (metadata: %s)"
+                 % (path, {k: meta.get(k) for k in ("arch", "precision")}))
+    model = torchvision.models.get_model(arch, weights=None, num_classes=int(meta.get("num_classes", 1000)))
+    try:
+        model.load_state_dict(scripted.state_dict())
+    except RuntimeError as e:
+        sys.exit("export_model: --fp32-model %s: weights do not fit %s: %s" % (path, arch, str(e).split("\n")[0]))
+    return model.eval(), meta
+
+
+def quantize_hook(model, args, meta):
+    """--quantize int8: the fp32 model -> scripted int8 module; meta gains precision,
+    engine, calibration set and agreement with fp32 (scripts/quantize_int8.py)."""
+    import quantize_int8
+    files = calibration_files(args.calib_dir)
+    # The model's own preprocessing, as the server will feed it.
+    transform = reference.build_transform(**reference.preprocess_from_meta(meta))
+    tests = [reference.preprocess(os.path.join(PROJECT_ROOT, "data", f), transform)
+             for f in sorted(os.listdir(os.path.join(PROJECT_ROOT, "data")))
+             if f.lower().endswith((".jpg", ".png"))]
+    test = torch.stack(tests) if tests else None
+    if not args.no_synthetic_check:
+        synthetic = synthetic_tensors(transform)
+        test = synthetic if test is None else torch.cat([test, synthetic])
+    try:
+        ts, qmeta = quantize_int8.quantize(model.eval(), files, args.quant_samples, args.quant_backend, test)
+    except (RuntimeError, ValueError) as e:
+        sys.exit("export_model: %s" % e)
+    meta.update(qmeta)
+    return torch.jit.freeze(ts) if args.form == "frozen" else ts
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog=__doc__.split("\n\n", 1)[1],
@@ -554,14 +598,35 @@ def main(argv=None):
                     help="after exporting, time the export forms and print a markdown table")
     ap.add_argument("--measure-runs", type=int, default=20,
                     help="timed runs per form and batch size (default %(default)s)")
+    ap.add_argument("--quantize", choices=["int8"], default=None,
+                    help="save a statically quantized int8 model (scripts/quantize_int8.py): observers "
+                         "calibrated on --calib-dir's photos through inferd's preprocessing "
+                         "(--quant-samples samples)")
+    ap.add_argument("--quant-samples", type=int, default=32,
+                    help="--quantize: observer calibration samples, every --calib-dir photo through "
+                         "inferd's preprocessing, then mirrored and rescaled ones (default %(default)s; "
+                         "--calib-samples stays the seeded weights' BatchNorm samples)")
+    ap.add_argument("--fp32-model", metavar="FILE.pt",
+                    help="--quantize: quantize this fp32 file, made by this script, instead of building the "
+                         "weights again (its state_dict goes back into torchvision's densenet121; its "
+                         "metadata is kept)")
+    ap.add_argument("--quant-backend", choices=["onednn", "qnnpack"], default="onednn",
+                    help="quantized engine the int8 model is made for (default %(default)s)")
     ap.add_argument("--compare", metavar="OTHER.pt",
                     help="after exporting, check OTHER.pt has identical weights; exit 1 if not")
     args = ap.parse_args(argv)
     user = args.from_torchscript or args.from_state_dict
     if args.from_torchscript and args.from_state_dict:
         ap.error("--from-torchscript and --from-state-dict exclude each other")
-    if not user and not args.weights:
-        ap.error("--weights is required (or --from-torchscript / --from-state-dict)")
+    if args.fp32_model and not args.quantize:
+        ap.error("--fp32-model needs --quantize int8")
+    if args.fp32_model and not args.out:
+        ap.error("--fp32-model needs --out (the int8 file is a new file)")
+    if args.fp32_model and (user or args.weights):
+        ap.error("--fp32-model takes its weights from the file: no --weights / --from-*")
+    if not user and not args.weights and not args.fp32_model:
+        ap.error("--weights is required (or --from-torchscript / --from-state-dict, "
+                 "or --quantize int8 --fp32-model FILE.pt)")
     if user and args.weights:
         ap.error("--weights does not apply to --from-torchscript / --from-state-dict")
     if args.from_state_dict and not args.num_classes:
@@ -588,7 +653,12 @@ def main(argv=None):
     crop_h, crop_w = reference.crop_hw(pre["crop"])
 
     files, centre, labels_count = [], None, None
-    if user:
+    stored_meta = None
+    if args.fp32_model:
+        model, stored_meta = load_fp32_export(args.fp32_model)
+        num_classes = int(stored_meta.get("num_classes", 1000))
+        weights_kind = stored_meta.get("weights", "unknown")
+    elif user:
         labels_count = count_labels(args.labels)
         if args.from_state_dict:
             model = torchvision.models.get_model(args.arch, weights=None, num_classes=args.num_classes)
@@ -640,7 +710,12 @@ def main(argv=None):
     }
     if user:
         meta["labels"] = os.path.basename(args.labels)
-    if args.from_torchscript:
+    if stored_meta is not None:
+        meta = dict(stored_meta, form=args.form, fp32_source=os.path.basename(args.fp32_model))
+    if args.quantize:
+        ts = quantize_hook(model, args, meta)
+        model = ts  # the reload check below compares the file with the int8 module
+    elif args.from_torchscript:
         ts = model if args.form == "script" else torch.jit.freeze(model)
     else:
         ts = to_torchscript(model, args.form)
@@ -655,12 +730,15 @@ def main(argv=None):
             diff = float((loaded(centre) - model(centre)).abs().max())
         log("reloaded %s: max |logit diff| vs eager %.2e" % (args.out, diff))
     log("wrote %s (%s, %s weights, sha256 %s) in %.1fs" % (
-        args.out, args.form, weights_kind, sha256(args.out)[:16], time.perf_counter() - t_start))
+        args.out, args.form, meta.get("weights"), sha256(args.out)[:16], time.perf_counter() - t_start))
 
     status = 0
     if args.compare:
         status = 0 if compare(args.out, args.compare) else 1
-    if args.measure:
+    if args.measure and args.quantize:
+        import quantize_int8
+        print(quantize_int8.measure_forms(ts, 1, args.measure_runs))
+    elif args.measure:
         print(measure(model, args.threads, args.measure_runs))
     return status
 

@@ -146,9 +146,35 @@ def preprocess(path, transform=None):
     return transform(load_rgb(path)).contiguous()
 
 
+def archive_meta(path):
+    """inferd_meta.json read straight from the TorchScript zip (no model load), or None."""
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as z:
+            for name in z.namelist():
+                if name.endswith("/extra/inferd_meta.json"):
+                    return json.loads(z.read(name) or b"null")
+    except (OSError, zipfile.BadZipFile, ValueError):
+        pass
+    return None
+
+
+def select_quantized_engine(path):
+    """An int8 file's packed weights are unpacked for the current quantized
+    engine at load time, so set the one its metadata names first."""
+    engine = (archive_meta(path) or {}).get("quantized_engine")
+    if engine:
+        if engine not in torch.backends.quantized.supported_engines:
+            raise RuntimeError("%s needs the %s quantized engine; this torch has %s"
+                               % (path, engine, ", ".join(torch.backends.quantized.supported_engines)))
+        torch.backends.quantized.engine = engine
+    return engine
+
+
 def load_model(path, threads=DEFAULT_THREADS):
     """torch.jit.load + eval(), with the intra-op thread count fixed for reproducible timing."""
     torch.set_num_threads(threads)
+    select_quantized_engine(path)
     model = torch.jit.load(path, map_location="cpu")
     model.eval()
     return model

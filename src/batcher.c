@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "util.h"
@@ -115,9 +116,15 @@ static int warm_up(batch_worker *w) {
     return 0;
 }
 
+/* The thread name lets scripts/bench.sh split the server's CPU time into
+ * model forwards (these threads, and the intra-op threads they start, which
+ * inherit the name) and everything else. */
+#define WORKER_THREAD_NAME "inferd-model"
+
 static void *worker_main(void *arg) {
     batch_worker *w = arg;
     batcher *b = w->owner;
+    prctl(PR_SET_NAME, WORKER_THREAD_NAME, 0, 0, 0);
     int max_batch = b->opts.max_batch;
     int warm_rc = warm_up(w);
     pthread_mutex_lock(&b->lock);

@@ -75,7 +75,9 @@ int main(int argc, char **argv) {
     model_options_default(&mo);
     mo.intra_op_threads = cfg.threads > 0 ? cfg.threads : config_online_cpus();
     mo.optimize = cfg.optimize;
-    mo.precision = strcmp(cfg.precision, "bf16") == 0 ? MODEL_PRECISION_BF16 : MODEL_PRECISION_FP32;
+    mo.precision = strcmp(cfg.precision, "bf16") == 0   ? MODEL_PRECISION_BF16
+                   : strcmp(cfg.precision, "int8") == 0 ? MODEL_PRECISION_INT8
+                                                        : MODEL_PRECISION_FP32;
     if (served_model_load(&cfg, &mo, &sm, err, sizeof(err)) != 0) {
         fprintf(stderr, "inferd-classify: %s\n", err);
         status = 1;

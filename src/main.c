@@ -76,7 +76,9 @@ static int load_model(app *a, char *err, size_t errlen) {
     model_options_default(&opts);
     opts.intra_op_threads = threads > 0 ? threads : 1;
     opts.optimize = cfg->optimize;
-    opts.precision = strcmp(cfg->precision, "bf16") == 0 ? MODEL_PRECISION_BF16 : MODEL_PRECISION_FP32;
+    opts.precision = strcmp(cfg->precision, "bf16") == 0   ? MODEL_PRECISION_BF16
+                     : strcmp(cfg->precision, "int8") == 0 ? MODEL_PRECISION_INT8
+                                                           : MODEL_PRECISION_FP32;
     a->model_opts = opts;
     if (served_model_load(cfg, &opts, &a->served, err, errlen) != 0) return -1;
     a->served->generation = 1;
@@ -88,11 +90,12 @@ static int load_model(app *a, char *err, size_t errlen) {
     for (int i = 0; i < instances; i++) a->workers[i] = a->served->model;
     a->worker_count = instances;
     const served_model *sm = a->served;
+    const char *engine = model_quantized_engine(sm->model);
     log_info("model: %s loaded in %.2f s (%d classes, labels %s as %s); %d worker(s) share it, %d intra-op "
-             "thread(s) each, precision %s, optimize %s",
+             "thread(s) each, precision %s%s%s%s, optimize %s",
              cfg->model_path, sm->load_seconds, sm->num_classes, cfg->class_index_path,
              labels_format_name(labels_get_format(sm->labels)), instances, opts.intra_op_threads, cfg->precision,
-             cfg->optimize ? "on" : "off");
+             engine[0] ? " (quantized engine " : "", engine, engine[0] ? ")" : "", cfg->optimize ? "on" : "off");
     log_info("preprocessing: %s", sm->sources);
     return 0;
 }

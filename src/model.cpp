@@ -6,7 +6,10 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 #include <ATen/Parallel.h>
+#include <ATen/Context.h>
 #include <caffe2/serialize/inline_container.h>
+
+#include <cJSON.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +22,7 @@ struct model {
     model_options opts;
     int num_classes = 0;
     std::string metadata;
+    std::string quantized_engine;
 };
 
 static void set_error(char *err, size_t errlen, const char *prefix, const char *what) {
@@ -50,6 +54,67 @@ extern "C" int model_cpu_supports_bf16(void) {
     return 0;
 }
 
+// The inferd_meta.json record alone, read before the module is: an int8
+// file's packed weights are unpacked for the quantized engine in force when
+// torch::jit::load runs, so the engine must be chosen first. "" when absent
+// or unreadable (torch::jit::load then reports what is wrong with the file).
+static std::string archive_metadata(const char *path) {
+    try {
+        caffe2::serialize::PyTorchStreamReader reader{std::string(path)};
+        if (!reader.hasRecord("extra/inferd_meta.json")) return "";
+        at::DataPtr data;
+        size_t size = 0;
+        std::tie(data, size) = reader.getRecord("extra/inferd_meta.json");
+        return std::string(static_cast<const char *>(data.get()), size);
+    } catch (...) {
+        return "";
+    }
+}
+
+static std::string json_string(const std::string &json, const char *key) {
+    cJSON *root = cJSON_Parse(json.c_str());
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    std::string out = cJSON_IsString(v) ? v->valuestring : "";
+    cJSON_Delete(root);
+    return out;
+}
+
+static const struct {
+    const char *name;
+    at::QEngine engine;
+} quantized_engines[] = {{"onednn", at::kONEDNN}, {"qnnpack", at::kQNNPACK}, {"fbgemm", at::kFBGEMM}, {"x86", at::kX86}};
+
+// Checks the file's precision against opts and, for int8, makes its engine
+// the process's quantized engine (a process-wide libtorch setting: one
+// process serves one int8 engine). Returns "" or the reason it cannot.
+static std::string select_precision(const char *path, const model_options *opts, std::string *engine_out) {
+    std::string meta = archive_metadata(path);
+    std::string file_precision = json_string(meta, "precision");
+    bool file_int8 = file_precision == "int8";
+    if (opts->precision == MODEL_PRECISION_INT8 && !file_int8)
+        return "precision int8 needs a model exported with scripts/export_model.py --quantize int8; this file is " +
+               (file_precision.empty() ? std::string("fp32") : file_precision);
+    if (opts->precision != MODEL_PRECISION_INT8 && file_int8)
+        return "this file is an int8-quantized model: serve it with precision int8";
+    if (!file_int8) return "";
+    std::string engine = json_string(meta, "quantized_engine");
+    if (engine.empty()) return "int8 model file names no quantized_engine in its inferd_meta.json";
+    std::string have;
+    for (at::QEngine e : at::globalContext().supportedQEngines()) {
+        for (const auto &known : quantized_engines) {
+            if (known.engine != e) continue;
+            if (engine == known.name) {
+                at::globalContext().setQEngine(e);
+                *engine_out = engine;
+                return "";
+            }
+            have += (have.empty() ? "" : ", ") + std::string(known.name);
+        }
+    }
+    return "int8 model needs the " + engine + " quantized engine, which this libtorch lacks (it has: " +
+           (have.empty() ? std::string("none") : have) + ")";
+}
+
 static at::Tensor run(model *m, const at::Tensor &input) {
     // libtorch's intra-op thread count is per calling thread (an OpenMP
     // setting): a worker thread that never set it would run with the default.
@@ -75,6 +140,12 @@ extern "C" int model_load(const char *path, const model_options *opts, model **o
         if (opts->intra_op_threads > 0) at::set_num_threads(opts->intra_op_threads);
         if (opts->precision == MODEL_PRECISION_BF16 && !model_cpu_supports_bf16()) {
             set_error(err, errlen, "model", "precision bf16 needs a CPU with AVX512-BF16 or AMX; this one has neither");
+            delete m;
+            return -1;
+        }
+        std::string why = select_precision(path, opts, &m->quantized_engine);
+        if (!why.empty()) {
+            set_error(err, errlen, path, why.c_str());
             delete m;
             return -1;
         }
@@ -170,6 +241,8 @@ extern "C" int model_forward(model *m, const float *input, int batch, float *log
 extern "C" int model_num_classes(const model *m) { return m->num_classes; }
 
 extern "C" const char *model_metadata(const model *m) { return m->metadata.c_str(); }
+
+extern "C" const char *model_quantized_engine(const model *m) { return m->quantized_engine.c_str(); }
 
 extern "C" void model_free(model *m) {
     try {

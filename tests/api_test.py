@@ -17,7 +17,11 @@ documents, checked against the server's own answers.
     (Debian package prometheus; installed with apt-get when missing), and
     the counters that must have moved;
   * the access log (one line per request with id and status) and
-    --log-format json.
+    --log-format json;
+  * with --model-int8 (export_model.py --quantize int8 of the same model):
+    a server with precision int8 says so in its log, /info, /metrics and
+    /v2 model metadata, answers the photos with fp32's classes, and the
+    int8 file refused under precision fp32.
 
 Prints "N passed, M failed" alone on its last line; exits non-zero on failure.
 
@@ -535,9 +539,41 @@ def section_json_log(args, photos):
     check(any("listening on" in (o.get("message") or "") for o in objs), "start-up messages are JSON lines too")
 
 
+def section_int8(args, photos, singles):
+    server = Server(args.binary, args.model_int8, args.class_index,
+                    extra_args=["--precision", "int8", "--http-threads", "2", "--warmup", "1"], ready_timeout=300)
+    try:
+        st, _, body = server.request("GET", "/info")
+        model = (loads(body) or {}).get("model") or {}
+        check(st == 200 and model.get("precision") == "int8", f"int8 server: /info model.precision int8 ({model})")
+        m = parse_metrics(server.request("GET", "/metrics")[2].decode())
+        v = metric(m, "inferd_model_info", precision="int8")
+        check(v == 1, f'int8 server: inferd_model_info{{precision="int8"}} 1 ({v})')
+        st, _, body = server.request("GET", "/v2/models/densenet121")
+        params = (loads(body) or {}).get("parameters") or {}
+        check(params.get("precision") == "int8", f"int8 server: /v2 model metadata precision int8 ({params})")
+        log = "".join(server.log_lines)
+        check(re.search(r"precision int8 \(quantized engine \w+\)", log) is not None,
+              "int8 server: start-up log names the precision and the quantized engine")
+        for name, data in photos.items():
+            got = classify(server, data)
+            want = singles.get(name)
+            check(got is not None and want is not None and got.get("class_id") == want.get("class_id"),
+                  f"int8 server: {name} gets fp32's class ({got} vs {want})")
+    finally:
+        rc = server.stop()
+    check(rc == 0, f"int8 server exits 0 ({rc})")
+    r = subprocess.run([args.binary, "--port", "0", "--model", args.model_int8, "--class-index", args.class_index,
+                        "--precision", "fp32"], capture_output=True, text=True, timeout=120)
+    check(r.returncode != 0 and "precision int8" in r.stderr,
+          f"an int8 file under precision fp32 is refused with a message saying so ({r.returncode}: "
+          f"{r.stderr.strip()[-300:]})")
+
+
 def main():
     ap = server_test_parser(__doc__)
     ap.add_argument("--model-name", default=None, help="start the server with this model_name and expect it")
+    ap.add_argument("--model-int8", default=None, help="an int8 export of --model (checks the int8 server)")
     args = ap.parse_args()
     global MODEL_NAME
     name_args = []
@@ -569,6 +605,8 @@ def main():
         rc = server.stop()
         check(rc == 0, f"SIGTERM exits 0 ({rc})")
         section_json_log(args, photos)
+        if args.model_int8:
+            section_int8(args, photos, singles)
     except Exception as e:  # noqa: BLE001
         import traceback
         traceback.print_exc()

@@ -22,8 +22,9 @@ set_tests_properties(formats_server PROPERTIES FIXTURES_REQUIRED seeded_model TI
                      LABELS "server")
 
 add_test(NAME api_server
-         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/api_test.py ${INFERD_SERVER_TEST_ARGS})
-set_tests_properties(api_server PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900 RUN_SERIAL TRUE
+         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/api_test.py ${INFERD_SERVER_TEST_ARGS}
+                 --model-int8 ${INFERD_TEST_MODEL_INT8})
+set_tests_properties(api_server PROPERTIES FIXTURES_REQUIRED "seeded_model;int8_model" TIMEOUT 900 RUN_SERIAL TRUE
                      LABELS "server")
 
 # The same API under a configured model name: every v2 route moves with it.

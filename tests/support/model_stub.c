@@ -68,6 +68,11 @@ int model_read_metadata(const char *path, char **out, char *err, size_t errlen) 
     return 0;
 }
 
+const char *model_quantized_engine(const model *m) {
+    (void)m;
+    return "";
+}
+
 int model_cpu_supports_bf16(void) { return 0; }
 
 void model_free(model *m) { free(m); }
