@@ -601,15 +601,15 @@ static void test_model_name(void) {
 
     model_meta meta;
     char name[64];
-    model_meta_parse("{\"arch\":\"resnet50\",\"weights\":\"pretrained\"}", &meta);
+    model_meta_parse("{\"arch\":\"resnet50\",\"weights\":\"pretrained\"}", &meta, NULL, 0);
     model_meta_default_name(&meta, "models/densenet121.pt", name, sizeof(name));
     CHECK_STR(name, "resnet50");
-    model_meta_parse("", &meta);
+    model_meta_parse("", &meta, NULL, 0);
     model_meta_default_name(&meta, "/srv/models/my model.v2.pt", name, sizeof(name));
     CHECK_STR(name, "my_model");
     model_meta_default_name(&meta, "model.pt", name, sizeof(name));
     CHECK_STR(name, "model");
-    model_meta_parse("{\"arch\":\"bad/arch\"}", &meta);
+    model_meta_parse("{\"arch\":\"bad/arch\"}", &meta, NULL, 0);
     model_meta_default_name(&meta, "/x/y/classifier", name, sizeof(name));
     CHECK_STR(name, "classifier");
 }
