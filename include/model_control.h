@@ -21,7 +21,7 @@ typedef struct {
     int enabled;       /* model_control == "explicit" */
     const char *token; /* "" or NULL: no token required */
     model_slot *slot;
-    const char *name;  /* the model's name on the v2 API (model_name): fixed across reloads */
+    const char *name;  /* the model's name on the v2 API (model_name), fixed across reloads; NULL: the file's */
 } model_control;
 
 /* 1 when path belongs to the model-control routes (/v2/repository...),

@@ -58,6 +58,17 @@ static int authorise(const model_control *mc, const char *authorization, model_c
     return 0;
 }
 
+/* The configured v2 name, else the name the current model file states. */
+static void model_control_name(const model_control *mc, char *out, size_t outlen) {
+    if (mc->name && *mc->name) {
+        snprintf(out, outlen, "%s", mc->name);
+        return;
+    }
+    served_model *sm = model_slot_acquire(mc->slot);
+    snprintf(out, outlen, "%s", sm->meta.name);
+    served_model_release(sm);
+}
+
 static char *index_json(model_slot *slot, const char *name) {
     served_model *sm = model_slot_acquire(slot);
     model_slot_stats st;
@@ -92,7 +103,9 @@ void model_control_handle(const model_control *mc, const char *method, const cha
             error(out, 405, "use POST (or GET) for the repository index");
             return;
         }
-        answer(out, 200, index_json(mc->slot, mc->name));
+        char index_name[80];
+        model_control_name(mc, index_name, sizeof(index_name));
+        answer(out, 200, index_json(mc->slot, index_name));
         return;
     }
     const char *models = REPOSITORY "/models/";
@@ -113,10 +126,10 @@ void model_control_handle(const model_control *mc, const char *method, const cha
         error(out, 405, "use POST");
         return;
     }
-    size_t name_len = (size_t)(slash - (path + n));
-    int known = strlen(mc->name) == name_len && strncmp(mc->name, path + n, name_len) == 0;
     char name[80];
-    snprintf(name, sizeof(name), "%s", mc->name);
+    model_control_name(mc, name, sizeof(name));
+    size_t name_len = (size_t)(slash - (path + n));
+    int known = strlen(name) == name_len && strncmp(name, path + n, name_len) == 0;
     if (!known) {
         char msg[256];
         snprintf(msg, sizeof(msg), "unknown model: this server serves \"%s\"", name);
