@@ -178,7 +178,7 @@ static http_body_kind v2_request(http_request *req) {
  * follow it), and only when it names the parameter. Returns 0, or -1 after
  * answering 400. */
 static int apply_timeout_parameter(http_request *req, size_t header_len) {
-    size_t json_len = header_len ? header_len : req->body_len;
+    size_t json_len = header_len != KSERVE_JSON_ONLY ? header_len : req->body_len;
     if (!req->body || json_len > req->body_len || !memmem(req->body, json_len, "\"timeout\"", 9)) return 0;
     cJSON *root = cJSON_ParseWithLength(req->body, json_len);
     const cJSON *params = cJSON_GetObjectItemCaseSensitive(root, "parameters");
