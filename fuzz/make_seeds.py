@@ -59,6 +59,9 @@ def requests(imgs):
     infer = json.dumps({"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES",
                                     "data": [base64.b64encode(png).decode()]}],
                         "outputs": [{"name": "classification", "parameters": {"classification": 3}}]}).encode()
+    infer_timeout = json.dumps({"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES",
+                                            "data": [base64.b64encode(png).decode()]}],
+                                "parameters": {"timeout": 250000}}).encode()
     return {
         "get_root": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
         "get_html": b"GET / HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n\r\n",
@@ -71,6 +74,8 @@ def requests(imgs):
         "chunked": (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n" +
                     hex(len(png))[2:].encode() + b"\r\n" + png + b"\r\n0\r\n\r\n"),
         "v2_infer": post(b"/v2/models/densenet121/infer", b"application/json", infer),
+        "v2_infer_timeout": post(b"/v2/models/densenet121/infer", b"application/json", infer_timeout),
+        "raw_png_deadline": post(b"/", b"image/png", png, b"X-Request-Timeout-Ms: 250\r\n"),
         "keepalive_two": b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /ready HTTP/1.1\r\nHost: x\r\n\r\n",
     }
 
