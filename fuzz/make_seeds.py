@@ -118,6 +118,9 @@ def requests(imgs):
     binary_infer_header = json.dumps(
         {"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES", "parameters": {"binary_data_size": len(png) + 4}}],
          "outputs": [{"name": "logits", "parameters": {"classification": 2, "binary_data": True}}]}).encode()
+    infer_timeout = json.dumps({"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES",
+                                            "data": [base64.b64encode(png).decode()]}],
+                                "parameters": {"timeout": 250000}}).encode()
     return {
         "get_root": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
         "get_html": b"GET / HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n\r\n",
@@ -135,6 +138,8 @@ def requests(imgs):
         "v2_infer_binary": post(b"/v2/models/densenet121/infer", b"application/octet-stream",
                                 binary_infer_header + struct.pack("<I", len(png)) + png,
                                 b"Inference-Header-Content-Length: " + str(len(binary_infer_header)).encode() + b"\r\n"),
+        "v2_infer_timeout": post(b"/v2/models/densenet121/infer", b"application/json", infer_timeout),
+        "raw_png_deadline": post(b"/", b"image/png", png, b"X-Request-Timeout-Ms: 250\r\n"),
         "keepalive_two": b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /ready HTTP/1.1\r\nHost: x\r\n\r\n",
     }
 

@@ -14,7 +14,7 @@ typedef struct {
     char *addr;
     int port;
     int http_threads;
-    int http_nice;        /* niceness of the HTTP threads (the model workers stay at the process's) */
+    int http_nice;        /* niceness added to the HTTP threads (the model workers keep the process's) */
     int max_connections;
     int connection_timeout_s;
     /* model */

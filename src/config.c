@@ -41,7 +41,7 @@ static const config_key config_keys[] = {
     {"port", KEY_INT, FIELD(port), 0, 65535, NULL, "TCP port (0 picks a free one)"},
     {"http_threads", KEY_INT, FIELD(http_threads), 0, 256, NULL, "HTTP/decode threads (0 = online CPUs)"},
     {"http_nice", KEY_INT, FIELD(http_nice), 0, 19, NULL,
-     "niceness of the HTTP threads, so that under overload the model workers keep the CPU"},
+     "niceness added to the HTTP threads (not the model workers), so that under overload the model keeps the CPU"},
     {"max_connections", KEY_INT, FIELD(max_connections), 1, 100000, NULL, "concurrent connections accepted"},
     {"connection_timeout_s", KEY_INT, FIELD(connection_timeout_s), 1, 3600, NULL,
      "idle/read timeout of a connection, seconds"},

@@ -65,14 +65,20 @@ static uint64_t read_timeout_ns(const http_server *s) {
 
 /* The HTTP threads decode and preprocess; under overload they would take
  * the CPU from the model workers, which alone make answers. libmicrohttpd
- * starts its own threads, so each lowers its own priority the first time
- * it runs one of our callbacks (on Linux setpriority takes a thread id). */
+ * starts its own threads, so each lowers its own priority, http_nice below
+ * the process's, the first time it runs one of our callbacks (on Linux
+ * getpriority/setpriority take a thread id). */
 static void lower_this_thread_priority(const http_server *s) {
     static _Thread_local int done;
     if (done) return;
     done = 1;
-    if (s->deps.cfg->http_nice > 0)
-        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), s->deps.cfg->http_nice); /* best effort */
+    if (s->deps.cfg->http_nice <= 0) return;
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int nice_now = getpriority(PRIO_PROCESS, tid);
+    if (nice_now == -1 && errno != 0) return;
+    int target = nice_now + s->deps.cfg->http_nice;
+    setpriority(PRIO_PROCESS, tid, target > 19 ? 19 : target); /* best effort */
 }
 
 static void set_read_deadline(struct MHD_Connection *conn, uint64_t deadline_ns) {

@@ -1,0 +1,162 @@
+/* The batcher's overload behaviour with the stub model (no libtorch): a job
+ * whose deadline has passed, or whose client is gone, leaves the queue
+ * without a forward; the queue deadline and expected wait come from the
+ * measured forward time; the depth is readable without the lock. */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "batcher.h"
+#include "check.h"
+#include "model.h"
+#include "util.h"
+
+#define TENSOR_LEN (3 * 224 * 224)
+
+static sem_t done_sem;     /* posted by every finished job */
+static sem_t release_sem;  /* lets the blocking job's done() return */
+static int images_forwarded;
+
+static void count_batch(void *ctx, int batch_size, double seconds) {
+    (void)ctx, (void)seconds;
+    __atomic_add_fetch(&images_forwarded, batch_size, __ATOMIC_SEQ_CST);
+}
+
+static void job_done(batch_job *job) {
+    (void)job;
+    sem_post(&done_sem);
+}
+
+/* Holds the only worker inside this job's completion, so the jobs
+ * submitted meanwhile stay queued. */
+static void blocking_done(batch_job *job) {
+    (void)job;
+    sem_post(&done_sem);
+    sem_wait(&release_sem);
+}
+
+static int client_gone(batch_job *job) {
+    (void)job;
+    return 1;
+}
+
+static int client_here(batch_job *job) {
+    (void)job;
+    return 0;
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void prepare(batch_job *job, float *input, float *logits, batch_job_done_fn done) {
+    memset(job, 0, sizeof(*job));
+    job->input = input;
+    job->logits = logits;
+    job->done = done;
+}
+
+static void test_dropped_before_forward(model *m, int request_timeout_ms) {
+    batcher_options opts = {.max_batch = 1, .queue_capacity = 8, .request_timeout_ms = request_timeout_ms,
+                            .on_batch = count_batch};
+    model *models[1] = {m};
+    batcher *b = NULL;
+    char err[256];
+    if (!CHECK(batcher_create(models, 1, &opts, TENSOR_LEN, model_num_classes(m), &b, err, sizeof(err)) == 0))
+        return;
+    CHECK(batcher_wait_warm(b, 10000) == 1);
+    images_forwarded = 0;
+
+    float *input = calloc(TENSOR_LEN, sizeof(float));
+    float *logits = calloc(5 * (size_t)model_num_classes(m), sizeof(float));
+    batch_job jobs[5];
+    prepare(&jobs[0], input, logits, blocking_done);
+    CHECK_EQ_INT(batcher_submit(b, &jobs[0]), BATCHER_SUBMITTED);
+    sem_wait(&done_sem); /* job 0 ran; the worker is held in its done() */
+
+    uint64_t now = util_now_ns();
+    for (int i = 1; i < 5; i++) prepare(&jobs[i], input, logits + (size_t)i * model_num_classes(m), job_done);
+    jobs[1].deadline_ns = now + 1000000u;  /* 1 ms: passed by the time the worker is back */
+    jobs[2].abandoned = client_gone;       /* its client closed */
+    jobs[3].abandoned = client_here;       /* still wanted */
+    jobs[4].deadline_ns = now + 60000000000ull;
+    for (int i = 1; i < 5; i++) CHECK_EQ_INT(batcher_submit(b, &jobs[i]), BATCHER_SUBMITTED);
+    CHECK_EQ_INT(batcher_queue_depth(b), 4);
+    CHECK_EQ_INT(batcher_queue_capacity(b), 8);
+    /* After one measured forward, the wait behind 4 images is estimated. */
+    CHECK(batcher_expected_wait_ns(b, 4) > 0);
+    CHECK_EQ_U64(batcher_expected_wait_ns(b, 0), 0);
+    sleep_ms(20);
+    sem_post(&release_sem);
+    for (int i = 1; i < 5; i++) sem_wait(&done_sem);
+
+    CHECK_EQ_INT(jobs[0].status, BATCH_JOB_OK);
+    CHECK_EQ_INT(jobs[1].status, BATCH_JOB_TIMEOUT);
+    CHECK_EQ_INT(jobs[2].status, BATCH_JOB_ABANDONED);
+    CHECK_EQ_INT(jobs[3].status, BATCH_JOB_OK);
+    CHECK_EQ_INT(jobs[4].status, BATCH_JOB_OK);
+    CHECK_EQ_INT(jobs[1].started_ns, 0); /* never started: no forward */
+    CHECK_EQ_INT(jobs[2].started_ns, 0);
+    CHECK_EQ_INT(__atomic_load_n(&images_forwarded, __ATOMIC_SEQ_CST), 3); /* jobs 0, 3 and 4 only */
+    CHECK_EQ_INT(batcher_queue_depth(b), 0);
+
+    /* The queue deadline: as configured, or measured (at least 1 s). */
+    if (request_timeout_ms > 0)
+        CHECK_EQ_U64(batcher_queue_deadline_ns(b), (uint64_t)request_timeout_ms * 1000000u);
+    else
+        CHECK(batcher_queue_deadline_ns(b) >= 1000000000u);
+
+    batcher_stop(b);
+    batcher_free(b);
+    free(input);
+    free(logits);
+}
+
+/* The queue deadline alone (request_timeout_ms) expires a job left
+ * waiting, without a forward. */
+static void test_queue_deadline(model *m) {
+    batcher_options opts = {.max_batch = 1, .queue_capacity = 8, .request_timeout_ms = 5, .on_batch = count_batch};
+    model *models[1] = {m};
+    batcher *b = NULL;
+    char err[256];
+    if (!CHECK(batcher_create(models, 1, &opts, TENSOR_LEN, model_num_classes(m), &b, err, sizeof(err)) == 0))
+        return;
+    CHECK(batcher_wait_warm(b, 10000) == 1);
+    images_forwarded = 0;
+    float *input = calloc(TENSOR_LEN, sizeof(float));
+    float *logits = calloc(2 * (size_t)model_num_classes(m), sizeof(float));
+    batch_job jobs[2];
+    prepare(&jobs[0], input, logits, blocking_done);
+    prepare(&jobs[1], input, logits + model_num_classes(m), job_done);
+    CHECK_EQ_INT(batcher_submit(b, &jobs[0]), BATCHER_SUBMITTED);
+    sem_wait(&done_sem);
+    CHECK_EQ_INT(batcher_submit(b, &jobs[1]), BATCHER_SUBMITTED);
+    sleep_ms(30);
+    sem_post(&release_sem);
+    sem_wait(&done_sem);
+    CHECK_EQ_INT(jobs[1].status, BATCH_JOB_TIMEOUT);
+    CHECK_EQ_INT(__atomic_load_n(&images_forwarded, __ATOMIC_SEQ_CST), 1);
+    batcher_stop(b);
+    batcher_free(b);
+    free(input);
+    free(logits);
+}
+
+int main(void) {
+    sem_init(&done_sem, 0, 0);
+    sem_init(&release_sem, 0, 0);
+    model_options mo;
+    model_options_default(&mo);
+    model *m = NULL;
+    char err[256];
+    if (!CHECK(model_load("stub", &mo, &m, err, sizeof(err)) == 0)) return check_summary();
+    test_dropped_before_forward(m, 0);
+    test_dropped_before_forward(m, 60000);
+    test_queue_deadline(m);
+    model_free(m);
+    return check_summary();
+}
