@@ -326,9 +326,12 @@ def bmp_cases(tmp):
     add("jpeg_inside", bmp(W, H, 24, pixels=b"\xff\xd8\xff\xe0" + b"\0" * 60, compression=4), "unsupported")
     add("png_inside", bmp(W, H, 24, pixels=b"\x89PNG\r\n\x1a\n" + b"\0" * 60, compression=5), "unsupported")
     add("bits2", bmp(W, H, 2, [b"\0" * ((W * 2 + 7) // 8)] * H, palette=pal256[:4]), "unsupported")
-    add("header_size_52", bmp(W, H, 24, rows24)[:14] + struct.pack("<I", 52) + bmp(W, H, 24, rows24)[18:],
-        "unsupported")
     full = bmp(W, H, 24, rows24)
+    add("header_size_52", full[:14] + struct.pack("<I", 52) + full[18:], "unsupported")
+    # Values no BMP writer uses: not a BMP at all (400), unlike the variants above (415).
+    add("header_size_garbage", full[:14] + struct.pack("<I", 0xAB3C11EC) + full[18:], "corrupt")
+    add("bit_depth_garbage", full[:28] + struct.pack("<H", 47) + full[30:], "corrupt")
+    add("compression_garbage", full[:30] + struct.pack("<I", 0x1234) + full[34:], "corrupt")
     add("rgb24_truncated", full[: len(full) - 40], "corrupt")
     add("header_truncated", full[:30], "corrupt")
     add("offset_past_end", full[:10] + struct.pack("<I", 1 << 30) + full[14:], "corrupt")
