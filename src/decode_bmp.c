@@ -74,7 +74,7 @@ static int bitfields_layout(unsigned bits, uint32_t r, uint32_t g, uint32_t b, u
     return 0;
 }
 
-/* Everything before the palette, in Pillow's order (BmpImageFile._bitmap).
+/* Everything before the palette, by the rules of Pillow's BmpImageFile._bitmap.
  * Dimensions above INT_MAX are refused as too large: they could never pass
  * the pixel limit and must not reach int arithmetic. */
 static image_status bmp_parse_header(const uint8_t *data, size_t len, bmp_header *h, char *err, size_t errlen) {
