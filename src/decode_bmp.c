@@ -74,7 +74,7 @@ static int bitfields_layout(unsigned bits, uint32_t r, uint32_t g, uint32_t b, u
     return 0;
 }
 
-/* Everything before the palette, in Pillow's order (BmpImageFile._bitmap).
+/* Everything before the palette, by the rules of Pillow's BmpImageFile._bitmap.
  * Dimensions above INT_MAX are refused as too large: they could never pass
  * the pixel limit and must not reach int arithmetic. */
 static image_status bmp_parse_header(const uint8_t *data, size_t len, bmp_header *h, char *err, size_t errlen) {
@@ -87,10 +87,13 @@ static image_status bmp_parse_header(const uint8_t *data, size_t len, bmp_header
     h->header_size = rd32(data + 14);
     if (h->header_size != 12 && h->header_size != 40 && h->header_size != 64 && h->header_size != 108 &&
         h->header_size != 124) {
+        /* A real header Pillow does not open (OS/2 short, v2, v3) is 415;
+         * any other size is not a BMP header at all. */
+        int known = h->header_size == 16 || h->header_size == 52 || h->header_size == 56;
         if (err && errlen)
-            snprintf(err, errlen, "unsupported BMP header size %lu (Pillow opens 12, 40, 64, 108 and 124)",
-                     (unsigned long)h->header_size);
-        return IMAGE_ERR_UNSUPPORTED;
+            snprintf(err, errlen, "%s BMP header size %lu (Pillow opens 12, 40, 64, 108 and 124)",
+                     known ? "unsupported" : "invalid BMP: bad", (unsigned long)h->header_size);
+        return known ? IMAGE_ERR_UNSUPPORTED : IMAGE_ERR_CORRUPT;
     }
     if ((uint64_t)len < 14u + (uint64_t)h->header_size) {
         set_err(err, errlen, "invalid BMP: info header is truncated");
@@ -137,6 +140,18 @@ static image_status bmp_parse_header(const uint8_t *data, size_t len, bmp_header
     h->file_offset = offset;
     h->after_header = pos;
 
+    /* Variants Pillow refuses are 415; values no BMP writer uses are 400. */
+    uint32_t c = h->compression;
+    if (c == 4 || c == 5 || c == 6 || c == 11 || c == 12 || c == 13) {
+        const char *what = c == 4 ? "JPEG inside BMP" : c == 5 ? "PNG inside BMP" : c == 6 ? "alpha bitfields" : "CMYK";
+        if (err && errlen) snprintf(err, errlen, "unsupported BMP compression %lu (%s); Pillow refuses it too",
+                                    (unsigned long)c, what);
+        return IMAGE_ERR_UNSUPPORTED;
+    }
+    if (c > BMP_BITFIELDS) {
+        if (err && errlen) snprintf(err, errlen, "invalid BMP: unknown compression %lu", (unsigned long)c);
+        return IMAGE_ERR_CORRUPT;
+    }
     switch (h->bits) {
     case 1: h->mode = BMP_MODE_P, h->layout = LAYOUT_P1; break;
     case 4: h->mode = BMP_MODE_P, h->layout = LAYOUT_P4; break;
@@ -144,9 +159,13 @@ static image_status bmp_parse_header(const uint8_t *data, size_t len, bmp_header
     case 16: h->mode = BMP_MODE_RGB, h->layout = LAYOUT_BGR15; break;
     case 24: h->mode = BMP_MODE_RGB, h->layout = LAYOUT_BGR; break;
     case 32: h->mode = BMP_MODE_RGB, h->layout = LAYOUT_BGRX; break;
-    default:
-        if (err && errlen) snprintf(err, errlen, "unsupported BMP bit depth %u (Pillow opens 1, 4, 8, 16, 24 and 32)", h->bits);
-        return IMAGE_ERR_UNSUPPORTED;
+    default: {
+        int known = h->bits == 0 || h->bits == 2 || h->bits == 64;
+        if (err && errlen)
+            snprintf(err, errlen, "%s BMP bit depth %u (Pillow opens 1, 4, 8, 16, 24 and 32)",
+                     known ? "unsupported" : "invalid BMP: bad", h->bits);
+        return known ? IMAGE_ERR_UNSUPPORTED : IMAGE_ERR_CORRUPT;
+    }
     }
     if (h->compression == BMP_BITFIELDS) {
         if (!bitfields_layout(h->bits, masks[0], masks[1], masks[2], masks[3], &h->layout)) {
@@ -157,12 +176,6 @@ static image_status bmp_parse_header(const uint8_t *data, size_t len, bmp_header
                          (unsigned long)masks[3]);
             return IMAGE_ERR_UNSUPPORTED;
         }
-    } else if (h->compression != BMP_RAW && h->compression != BMP_RLE8 && h->compression != BMP_RLE4) {
-        const char *what = h->compression == 4 ? " (JPEG inside BMP)" : h->compression == 5 ? " (PNG inside BMP)" : "";
-        if (err && errlen)
-            snprintf(err, errlen, "unsupported BMP compression %lu%s; Pillow refuses it too",
-                     (unsigned long)h->compression, what);
-        return IMAGE_ERR_UNSUPPORTED;
     }
     if (h->mode == BMP_MODE_P && (h->colors == 0 || h->colors > 65536)) {
         set_err(err, errlen, "invalid BMP: palette size out of range");

@@ -326,9 +326,12 @@ def bmp_cases(tmp):
     add("jpeg_inside", bmp(W, H, 24, pixels=b"\xff\xd8\xff\xe0" + b"\0" * 60, compression=4), "unsupported")
     add("png_inside", bmp(W, H, 24, pixels=b"\x89PNG\r\n\x1a\n" + b"\0" * 60, compression=5), "unsupported")
     add("bits2", bmp(W, H, 2, [b"\0" * ((W * 2 + 7) // 8)] * H, palette=pal256[:4]), "unsupported")
-    add("header_size_52", bmp(W, H, 24, rows24)[:14] + struct.pack("<I", 52) + bmp(W, H, 24, rows24)[18:],
-        "unsupported")
     full = bmp(W, H, 24, rows24)
+    add("header_size_52", full[:14] + struct.pack("<I", 52) + full[18:], "unsupported")
+    # Values no BMP writer uses: not a BMP at all (400), unlike the variants above (415).
+    add("header_size_garbage", full[:14] + struct.pack("<I", 0xAB3C11EC) + full[18:], "corrupt")
+    add("bit_depth_garbage", full[:28] + struct.pack("<H", 47) + full[30:], "corrupt")
+    add("compression_garbage", full[:30] + struct.pack("<I", 0x1234) + full[34:], "corrupt")
     add("rgb24_truncated", full[: len(full) - 40], "corrupt")
     add("header_truncated", full[:30], "corrupt")
     add("offset_past_end", full[:10] + struct.pack("<I", 1 << 30) + full[14:], "corrupt")
@@ -456,6 +459,25 @@ TRUNCATE = ["pal4_v3.bmp", "rgb32_bgrx_v3.bmp", "rle8_v3.bmp", "rle4_v3.bmp", "i
             "pillow_p5_16bit.pnm", "netpbm_p6_maxval100.pnm", "p6_header_comments.pnm"]
 
 
+# The end-to-end parity set (make_test_images.py): one file per decode path
+# (each header kind, bit depth, bitfield layout, RLE kind, row order, quirk;
+# each PNM type and maxval kind) and a few refused ones. Every case above is
+# checked pixel by pixel by test_decode_bmp_pnm; parity runs the model on
+# each file twice, so it takes this subset.
+PARITY = [
+    "pillow_rgb.bmp", "pillow_p.bmp", "pillow_1.bmp", "pillow_rgba.bmp", "im_bmp3_rle8.bmp", "im_bmp2_os2.bmp",
+    "im_bmp4_rgba.bmp", "im_rgb565.bmp", "im_argb1555.bmp", "netpbm_os2.bmp", "pal1_v3.bmp", "pal4_topdown.bmp",
+    "pal8_os2v1.bmp", "pal8_os2v2.bmp", "pal4_v5.bmp", "pal8_short_palette.bmp", "pal8_gray_ramp.bmp",
+    "quirk_pal8_black_white.bmp", "rgb16_555_all_values.bmp", "rgb16_565_v5_topdown.bmp", "rgb24_topdown.bmp",
+    "rgb24_bitfields.bmp", "rgb32_xbgr_v3.bmp", "rgb32_abgr_v5.bmp", "rgb32_rgba_v5.bmp", "rgb32_zero_masks_v5.bmp",
+    "rle8_topdown.bmp", "rle4_v3.bmp", "rle4_odd_absolute.bmp", "rle8_delta.bmp", "pal8_offset_at_palette.bmp",
+    "im_argb4444.bmp", "rle8_early_eob.bmp", "jpeg_inside.bmp", "rgb24_truncated.bmp", "huge_dimensions.bmp",
+    "pillow_p6.pnm", "pillow_p5.pnm", "pillow_p4.pnm", "pillow_p5_16bit.pnm", "netpbm_p1.pnm", "netpbm_p2.pnm",
+    "netpbm_p3.pnm", "netpbm_p6_maxval100.pnm", "netpbm_p6_16bit.pnm", "netpbm_p5_maxval1000.pnm",
+    "p6_header_comments.pnm", "p2_no_final_newline_short.pnm", "p3_multi_block.pnm",
+    "p5_truncated.pnm", "p3_over_maxval.pnm", "huge_dimensions.pnm",
+]
+
 # Pillow's private extensions of the PPM plugin (P0CMYK, PyP, PyRGBA,
 # PyCMYK "for test purposes only") are not PNM: inferd refuses them.
 REFUSED_THOUGH_PILLOW_OPENS = {"pillow_cmyk_extension.pnm"}
@@ -499,6 +521,7 @@ def main(argv):
         else:
             lines.append("%s 0 0 %s" % (name, expected))
     by_name = {n: d for n, d, _ in all_cases}
+    bad += ["PARITY names no case: %s" % n for n in PARITY if n not in by_name]
     for name in TRUNCATE:
         data = by_name[name]
         verdicts = "".join("1" if pillow_rgb(data[:n]) else "0" for n in range(len(data)))

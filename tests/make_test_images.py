@@ -452,15 +452,13 @@ def _is_heif(p):
         head = f.read(12)
     return len(head) == 12 and head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
 def _bmp_pnm_variants(outdir, written, include_invalid):
-    """Every BMP and PNM variant of tests/bmp_pnm_cases.py (RLE8/RLE4, OS/2,
-    bitfields, top-down, odd palettes; P1-P6 at every maxval kind), and the
-    ones Pillow refuses. Left out: Pillow's private PPM extensions (Pillow
-    opens them, inferd refuses them on purpose) and a file Pillow judges
-    differently from a path than from bytes (see bmp_pnm_cases.py)."""
+    """One BMP and PNM file per decode path of tests/bmp_pnm_cases.py
+    (bmp_pnm_cases.PARITY: RLE8/RLE4, OS/2 v1/v2, v3-v5, every bit depth and
+    bitfield layout, top-down, odd palettes; P1-P6 at every maxval kind), and
+    a few Pillow refuses."""
     import bmp_pnm_cases  # tests/, next to this file
     for name, data, expected in bmp_pnm_cases.cases():
-        if (name in bmp_pnm_cases.REFUSED_THOUGH_PILLOW_OPENS or name in bmp_pnm_cases.PILLOW_PATH_DIFFERS
-                or (expected != "ok" and not include_invalid)):
+        if name not in bmp_pnm_cases.PARITY or (expected != "ok" and not include_invalid):
             continue
         fname = "bmppnm_" + name
         with open(os.path.join(outdir, fname), "wb") as f:
