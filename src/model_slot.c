@@ -58,6 +58,38 @@ static void record_failure(model_slot *s, const char *why) {
     pthread_mutex_unlock(&s->lock);
 }
 
+typedef struct {
+    model_slot *slot;
+    served_model *next;
+    int rc;
+    char why[768];
+} load_job;
+
+static void *load_main(void *arg) {
+    load_job *j = arg;
+    const model_slot_options *o = &j->slot->opts;
+    j->rc = served_model_load(o->cfg, &o->model_opts, &j->next, j->why, sizeof(j->why));
+    if (j->rc == 0) j->rc = served_model_warm(j->next, o->warmup_max_batch, o->warmup_rounds, j->why, sizeof(j->why));
+    return NULL;
+}
+
+/* Loads and warms on a thread of its own: glibc gives it another malloc
+ * arena than the one the serving model's weights live in, so when that
+ * model is freed its arena's pages empty out and go back to the kernel
+ * instead of staying pinned by the new model's allocations between them. */
+static int load_next(model_slot *s, served_model **next, char *why, size_t whylen) {
+    load_job j = {.slot = s, .next = NULL, .rc = -1, .why = ""};
+    pthread_t t;
+    if (pthread_create(&t, NULL, load_main, &j) != 0) {
+        load_main(&j);
+    } else {
+        pthread_join(t, NULL);
+    }
+    *next = j.next;
+    snprintf(why, whylen, "%s", j.why);
+    return j.rc;
+}
+
 model_reload_status model_slot_reload(model_slot *s, const char *trigger, char *err, size_t errlen) {
     if (pthread_mutex_trylock(&s->reload_lock) != 0) {
         snprintf(err, errlen, "a model reload is already in progress");
@@ -73,8 +105,7 @@ model_reload_status model_slot_reload(model_slot *s, const char *trigger, char *
 
     served_model *next = NULL;
     char why[768];
-    if (served_model_load(cfg, &s->opts.model_opts, &next, why, sizeof(why)) != 0 ||
-        served_model_warm(next, s->opts.warmup_max_batch, s->opts.warmup_rounds, why, sizeof(why)) != 0) {
+    if (load_next(s, &next, why, sizeof(why)) != 0) {
         served_model_release(next);
         snprintf(err, errlen, "model reload failed, the previous model keeps serving: %s", why);
         log_error("%s", err);
@@ -91,6 +122,9 @@ model_reload_status model_slot_reload(model_slot *s, const char *trigger, char *
     s->reloading = 0;
     s->last_error[0] = '\0';
     pthread_mutex_unlock(&s->lock);
+    /* The reload is over once the swap is done: another may start while
+     * the old model waits for its last requests. */
+    pthread_mutex_unlock(&s->reload_lock);
     log_info("model reload (%s): now serving %s (%s, %d classes, generation %d; load %.2f s, warm-up %.2f s); "
              "preprocessing: %s",
              trigger, next->meta.name, next->meta.arch, next->num_classes, generation, next->load_seconds,
@@ -98,7 +132,6 @@ model_reload_status model_slot_reload(model_slot *s, const char *trigger, char *
     /* Requests that started on the old model hold references: it is freed
      * when the last of them is answered. */
     served_model_release(old);
-    pthread_mutex_unlock(&s->reload_lock);
     return MODEL_RELOAD_OK;
 }
 

@@ -4,9 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "util.h"
 
 static void served_model_free(served_model *sm) {
+    if (sm->generation > 0) log_info("model %s (generation %d) freed: its last request is answered", sm->meta.name,
+                                     sm->generation);
     model_free(sm->model);
     labels_free(sm->labels);
     preprocess_free(sm->preprocess);

@@ -113,3 +113,18 @@ set_tests_properties(user_model_server PROPERTIES TIMEOUT 900 LABELS "server")
 add_test(NAME unit_model_slot COMMAND test_model_slot ${INFERD_TEST_MODEL_EFFICIENTNET} ${INFERD_TEST_MODEL_NONSQUARE}
          ${CMAKE_SOURCE_DIR}/imagenet_class_index.json)
 set_tests_properties(unit_model_slot PROPERTIES FIXTURES_REQUIRED "seeded_efficientnet;seeded_nonsquare" TIMEOUT 600)
+
+# Model control over HTTP (off by default, token, 409, 400, admin listener)
+# and a reload under 16-connection load (issue 15).
+add_test(NAME model_control_server
+         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/model_control_test.py --binary $<TARGET_FILE:inferd>
+                 --model ${INFERD_TEST_MODEL_NONSQUARE} --class-index ${CMAKE_SOURCE_DIR}/imagenet_class_index.json
+                 --shared-dir ${INFERD_SHARED_DATA})
+set_tests_properties(model_control_server PROPERTIES FIXTURES_REQUIRED seeded_nonsquare TIMEOUT 900 RUN_SERIAL TRUE
+                     LABELS "server")
+add_test(NAME reload_server
+         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reload_test.py --binary $<TARGET_FILE:inferd>
+                 --model-a ${INFERD_TEST_MODEL} --model-b ${INFERD_TEST_MODEL_EFFICIENTNET}
+                 --class-index ${CMAKE_SOURCE_DIR}/imagenet_class_index.json --shared-dir ${INFERD_SHARED_DATA})
+set_tests_properties(reload_server PROPERTIES FIXTURES_REQUIRED "seeded_model;seeded_efficientnet" TIMEOUT 900
+                     RUN_SERIAL TRUE LABELS "server")
