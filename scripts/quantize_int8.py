@@ -112,15 +112,17 @@ def agreement(fp32_logits, int8_logits):
     }
 
 
-def quantize(model, files, n_samples, backend="onednn", test_tensors=None, batch_size=16):
-    """fp32 eager model -> (scripted int8 module, metadata dict)."""
+def quantize(model, files, n_samples, backend="onednn", test_tensors=None, batch_size=16, transform=None):
+    """fp32 eager model -> (scripted int8 module, metadata dict). transform: the
+    model's preprocessing (a torchvision Compose of Resize, CenterCrop,
+    ToTensor, Normalize; default inferd's, reference.build_transform())."""
     if backend not in BACKENDS:
         raise ValueError("quantize_int8: backend must be one of %s" % ", ".join(BACKENDS))
     if backend not in torch.backends.quantized.supported_engines:
         raise RuntimeError("quantize_int8: this torch has no %s quantized engine (it has %s)"
                            % (backend, ", ".join(torch.backends.quantized.supported_engines)))
     t0 = time.perf_counter()
-    centre, calib = calibration_tensors(files, n_samples)
+    centre, calib = calibration_tensors(files, n_samples, transform)
     quantized = _prepare_convert(model, calib, backend, batch_size)
     scripted = torch.jit.script(quantized.eval())
     log("int8: FX PTQ (%s) calibrated on %d samples from %d photos in %.1fs"

@@ -56,18 +56,21 @@ extern "C" int model_cpu_supports_bf16(void) {
 
 // The inferd_meta.json record alone, read before the module is: an int8
 // file's packed weights are unpacked for the quantized engine in force when
-// torch::jit::load runs, so the engine must be chosen first. "" when absent
-// or unreadable (torch::jit::load then reports what is wrong with the file).
-static std::string archive_metadata(const char *path) {
+// torch::jit::load runs, so the engine must be chosen first. "" when absent;
+// false when the file is no readable archive (torch::jit::load then reports
+// what is wrong with it).
+static bool archive_metadata(const char *path, std::string *out) {
+    out->clear();
     try {
         caffe2::serialize::PyTorchStreamReader reader{std::string(path)};
-        if (!reader.hasRecord("extra/inferd_meta.json")) return "";
+        if (!reader.hasRecord("extra/inferd_meta.json")) return true;
         at::DataPtr data;
         size_t size = 0;
         std::tie(data, size) = reader.getRecord("extra/inferd_meta.json");
-        return std::string(static_cast<const char *>(data.get()), size);
+        out->assign(static_cast<const char *>(data.get()), size);
+        return true;
     } catch (...) {
-        return "";
+        return false;
     }
 }
 
@@ -88,7 +91,8 @@ static const struct {
 // the process's quantized engine (a process-wide libtorch setting: one
 // process serves one int8 engine). Returns "" or the reason it cannot.
 static std::string select_precision(const char *path, const model_options *opts, std::string *engine_out) {
-    std::string meta = archive_metadata(path);
+    std::string meta;
+    if (!archive_metadata(path, &meta)) return "";
     std::string file_precision = json_string(meta, "precision");
     bool file_int8 = file_precision == "int8";
     if (opts->precision == MODEL_PRECISION_INT8 && !file_int8)

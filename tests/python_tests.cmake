@@ -56,6 +56,16 @@ add_test(NAME integration_server
                  --class-index ${CMAKE_SOURCE_DIR}/imagenet_class_index.json --shared-dir ${INFERD_SHARED_DATA})
 set_tests_properties(integration_server PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900)
 
+# The same functional test against the int8 export (the server's precision
+# from the environment, as a deployment would set it): answers and top-5
+# equal the Python reference running the same int8 file.
+add_test(NAME integration_server_int8
+         COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/integration_test.py
+                 --binary $<TARGET_FILE:inferd> --model ${INFERD_TEST_MODEL_INT8}
+                 --class-index ${CMAKE_SOURCE_DIR}/imagenet_class_index.json --shared-dir ${INFERD_SHARED_DATA})
+set_tests_properties(integration_server_int8 PROPERTIES FIXTURES_REQUIRED int8_model TIMEOUT 900
+                     ENVIRONMENT INFERD_PRECISION=int8)
+
 add_test(NAME valgrind_server
          COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/valgrind_test.py --binary $<TARGET_FILE:inferd_stub>
                  --class-index ${CMAKE_SOURCE_DIR}/imagenet_class_index.json --shared-dir ${INFERD_SHARED_DATA})

@@ -57,6 +57,13 @@ static void test_precision_must_match_file(const char *int8_path, const char *ba
     CHECK_MSG(strstr(err, "--quantize int8") != NULL, "fp32 file served as int8: %s", err);
     model_free(m);
 
+    /* A file that is not there is reported as such, not as a precision mismatch. */
+    err[0] = 0;
+    m = load("/nonexistent/int8.pt", MODEL_PRECISION_INT8, err, sizeof(err));
+    CHECK(m == NULL);
+    CHECK_MSG(strstr(err, "/nonexistent/int8.pt") != NULL && strstr(err, "--quantize") == NULL, "missing file: %s", err);
+    model_free(m);
+
     err[0] = 0;
     m = load(bad_engine_path, MODEL_PRECISION_INT8, err, sizeof(err));
     CHECK(m == NULL);
