@@ -67,6 +67,9 @@ def requests(imgs):
         "multipart_jpg": post(b"/", mp, multipart([(b"image", jpg)])),
         "multipart_two": post(b"/?topk=5", mp, multipart([(b"image", png), (b"images", jpg)])),
         "multipart_expect": post(b"/", mp, multipart([(b"image", png)]), b"Expect: 100-continue\r\n"),
+        "repository_index": b"POST /v2/repository/index HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n"
+                            b"Content-Length: 0\r\n\r\n",
+        "repository_load": b"POST /v2/repository/models/stub/load HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
         "raw_png": post(b"/", b"image/png", png),
         "chunked": (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n" +
                     hex(len(png))[2:].encode() + b"\r\n" + png + b"\r\n0\r\n\r\n"),
