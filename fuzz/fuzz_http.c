@@ -22,6 +22,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "model.h"
+#include "model_control.h"
+#include "model_slot.h"
 #include "preprocess.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -70,19 +72,33 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     if (batcher_create(models, 1, &bo, preprocess_tensor_len(pp), model_num_classes(models[0]), &b, err,
                        sizeof(err)) != 0)
         abort();
+    /* The served model, built by hand from the synthetic labels. */
+    served_model *sm = calloc(1, sizeof(*sm));
+    if (!sm) abort();
+    sm->model = models[0];
+    sm->labels = synthetic_labels();
+    sm->preprocess = pp;
+    sm->preprocess_config = pc;
+    sm->num_classes = model_num_classes(models[0]);
+    sm->tensor_len = preprocess_tensor_len(pp);
+    sm->refs = 1;
+    sm->generation = 1;
+    if (model_meta_parse(model_metadata(models[0]), &sm->meta, err, sizeof(err)) != 0) abort();
+    model_slot_options so = {.cfg = &cfg, .model_opts = mo, .warmup_max_batch = 1, .warmup_rounds = 1};
+    model_slot *slot;
+    if (model_slot_create(&so, sm, &slot, err, sizeof(err)) != 0) abort();
+    /* Model control open behind a token: the fuzzer exercises the routing
+     * and the authorisation (a load it guessed its way into only fails). */
+    static model_control control;
+    control = (model_control){.enabled = 1, .token = "fuzz-admin-token", .slot = slot, .name = "densenet121"};
     http_deps deps = {
         .cfg = &cfg,
-        .labels = synthetic_labels(),
-        .preprocess = pp,
+        .models = slot,
+        .control = &control,
         .batcher = b,
-        .tensor_len = preprocess_tensor_len(pp),
-        .num_classes = model_num_classes(models[0]),
         .metrics = metrics_create(),
         .model_name = "densenet121",
         .model_stats = model_stats_create(),
-        .model_arch = "stub",
-        .model_kind = "seeded",
-        .model_seed = 0,
         .precision = "fp32",
     };
     http_server *s;

@@ -129,6 +129,9 @@ def requests(imgs):
         "multipart_jpg": post(b"/", mp, multipart([(b"image", jpg)])),
         "multipart_two": post(b"/?topk=5", mp, multipart([(b"image", png), (b"images", jpg)])),
         "multipart_expect": post(b"/", mp, multipart([(b"image", png)]), b"Expect: 100-continue\r\n"),
+        "repository_index": b"POST /v2/repository/index HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n"
+                            b"Content-Length: 0\r\n\r\n",
+        "repository_load": b"POST /v2/repository/models/stub/load HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
         "raw_png": post(b"/", b"image/png", png),
         "multipart_exif": post(b"/?exif_orientation=1", mp, multipart([(b"image", jpg), (b"exif_orientation", b"0")]),
                                b"X-Exif-Orientation: true\r\n"),

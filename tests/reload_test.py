@@ -171,7 +171,11 @@ def main():
                   % (len(answers), args.seconds, args.connections, len(before), len(after), len(between),
                      swap_seconds, rss_after / 1024))
         finally:
-            check(server.stop() == 0, "server exits 0 on SIGTERM")
+            rc = server.stop()
+            check(rc == 0, "server exits 0 on SIGTERM (exit %s)" % rc)
+            if results.failed:
+                print("server log (last lines):\n" + "".join(
+                    l for l in server.log_lines[-60:] if " access " not in l))
 
         # A fresh start with B under the same load: the RSS to compare with.
         fresh = Server(args.binary, args.model_b, args.class_index, common)
