@@ -313,9 +313,9 @@ def model_limit(args, cfg, precision):
             prev = last
             last = (cpu_seconds([proc.pid]), time.monotonic())
             first = first or last
-            # CPU the process used for this batch size's run (none for the
-            # first row: its delta would include loading the model)
-            row_cpu.append(last[0] - prev[0] if prev else None)
+            # CPUs the process used during this batch size's run (none for
+            # the first row: its interval would include loading the model)
+            row_cpu.append((last[0] - prev[0]) / (last[1] - prev[1]) if prev and last[1] > prev[1] else None)
     stderr = proc.stderr.read()
     proc.wait()
     watchdog.cancel()
@@ -331,11 +331,11 @@ def model_limit(args, cfg, precision):
         m = MODEL_BENCH_ROW.match(line)
         if m:
             k = len(rows)
-            cpu = row_cpu[k] if k < len(row_cpu) else None
-            images = float(m.group(4)) * args.model_seconds
+            cores = row_cpu[k] if k < len(row_cpu) else None
+            images_s = float(m.group(4))
             rows.append({"batch": int(m.group(1)), "ms_batch": float(m.group(2)), "ms_image": float(m.group(3)),
-                         "images_s": float(m.group(4)),
-                         "cpu_ms_image": cpu / images * 1e3 if cpu and images > 0 else None})
+                         "images_s": images_s,
+                         "cpu_ms_image": cores / images_s * 1e3 if cores and images_s > 0 else None})
     if not rows:
         broke(f"model_bench ({precision}) printed no results:\n{p.stdout}")
         return None
@@ -1018,7 +1018,7 @@ def report(args, info, res):
                     "non-model CPU ms/request (measured)", "pipeline limit req/s", "server req/s at 16 conns",
                     "server / bare", "server / pipeline limit"], rows))
         w("")
-        w(f"forward CPU per image: model_bench's CPU time during its best batch size's run / images it ran (or, "
+        w(f"forward CPU per image: CPUs model_bench used during its best batch size's run / its img/s (or, "
           f"for batch 1, {cfg['model_instances']} workers x {cfg['threads_eff']} thread(s) / img/s); non-model CPU "
           f"per request: the CPU time of every server thread except the model workers (`{MODEL_THREAD_NAME}`) "
           f"during the 16-connection run / requests; pipeline limit = {info['cpus']} CPUs / (forward + non-model). "

@@ -80,6 +80,13 @@ def calibration_tensors(files, n_samples, transform=None):
     return centre, torch.stack(samples)
 
 
+def describe_qconfig(qconfig):
+    """'weights PerChannelMinMaxObserver torch.qint8 torch.per_channel_symmetric; activations ...'"""
+    w, a = qconfig.weight(), qconfig.activation()
+    return "weights %s %s %s; activations %s %s %s" % (type(w).__name__, w.dtype, w.qscheme,
+                                                         type(a).__name__, a.dtype, a.qscheme)
+
+
 def _prepare_convert(model, calib, backend, batch_size):
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
@@ -90,7 +97,8 @@ def _prepare_convert(model, calib, backend, batch_size):
     with torch.no_grad():
         for i in range(0, len(calib), batch_size):
             prepared(calib[i:i + batch_size])
-    return convert_fx(prepared)
+    described = "get_default_qconfig_mapping(%r): %s" % (backend, describe_qconfig(qconfig_mapping.global_qconfig))
+    return convert_fx(prepared), described
 
 
 def agreement(fp32_logits, int8_logits):
@@ -123,7 +131,7 @@ def quantize(model, files, n_samples, backend="onednn", test_tensors=None, batch
                            % (backend, ", ".join(torch.backends.quantized.supported_engines)))
     t0 = time.perf_counter()
     centre, calib = calibration_tensors(files, n_samples, transform)
-    quantized = _prepare_convert(model, calib, backend, batch_size)
+    quantized, qconfig_text = _prepare_convert(model, calib, backend, batch_size)
     scripted = torch.jit.script(quantized.eval())
     log("int8: FX PTQ (%s) calibrated on %d samples from %d photos in %.1fs"
         % (backend, len(calib), len(files), time.perf_counter() - t0))
@@ -141,8 +149,7 @@ def quantize(model, files, n_samples, backend="onednn", test_tensors=None, batch
         "quantized_engine": backend,
         "quantization": {
             "method": "FX graph mode post-training static quantization",
-            "qconfig": "get_default_qconfig_mapping(%r): weights per-channel symmetric qint8, "
-                       "activations quint8 (HistogramObserver)" % backend,
+            "qconfig": qconfig_text,
             "calibration_images": [os.path.basename(f) for f in files],
             "calibration_samples": len(calib),
             "agreement_calibration": on_calib,
