@@ -59,15 +59,22 @@ extern "C" int model_cpu_supports_bf16(void) {
 // torch::jit::load runs, so the engine must be chosen first. "" when absent;
 // false when the file is no readable archive (torch::jit::load then reports
 // what is wrong with it).
+// Throws what PyTorchStreamReader throws for a file that is no archive.
+static std::string read_archive_metadata(const char *path) {
+    caffe2::serialize::PyTorchStreamReader reader{std::string(path)};
+    std::string json;
+    if (!reader.hasRecord("extra/inferd_meta.json")) return json;
+    at::DataPtr data;
+    size_t size = 0;
+    std::tie(data, size) = reader.getRecord("extra/inferd_meta.json");
+    json.assign(static_cast<const char *>(data.get()), size);
+    return json;
+}
+
 static bool archive_metadata(const char *path, std::string *out) {
     out->clear();
     try {
-        caffe2::serialize::PyTorchStreamReader reader{std::string(path)};
-        if (!reader.hasRecord("extra/inferd_meta.json")) return true;
-        at::DataPtr data;
-        size_t size = 0;
-        std::tie(data, size) = reader.getRecord("extra/inferd_meta.json");
-        out->assign(static_cast<const char *>(data.get()), size);
+        *out = read_archive_metadata(path);
         return true;
     } catch (...) {
         return false;
@@ -191,14 +198,7 @@ extern "C" int model_read_metadata(const char *path, char **out, char *err, size
     try {
         // Only the zip's directory and one small record are read: the server
         // needs the preprocessing (and so the input size) before loading.
-        caffe2::serialize::PyTorchStreamReader reader{std::string(path)};
-        std::string json;
-        if (reader.hasRecord("extra/inferd_meta.json")) {
-            at::DataPtr data;
-            size_t size = 0;
-            std::tie(data, size) = reader.getRecord("extra/inferd_meta.json");
-            json.assign(static_cast<const char *>(data.get()), size);
-        }
+        std::string json = read_archive_metadata(path);
         char *copy = static_cast<char *>(std::malloc(json.size() + 1));
         if (!copy) {
             set_error(err, errlen, path, "out of memory");
