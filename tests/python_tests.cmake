@@ -42,19 +42,19 @@ add_test(NAME parity_reference
          COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/parity_test.py
                  --parity-tool $<TARGET_FILE:parity_tool> --model ${INFERD_TEST_MODEL}
                  --shared-dir ${INFERD_SHARED_DATA})
-set_tests_properties(parity_reference PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900)
+set_tests_properties(parity_reference PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 2400)
 
 # EXIF orientation 1-8 in each format that carries it, exif_orientation off
 # and on, against PIL's Image.open and ImageOps.exif_transpose.
 add_test(NAME parity_exif_orientation
          COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/exif_test.py --parity-tool $<TARGET_FILE:parity_tool>)
-set_tests_properties(parity_exif_orientation PROPERTIES TIMEOUT 300)
+set_tests_properties(parity_exif_orientation PROPERTIES TIMEOUT 900)
 
 add_test(NAME integration_server
          COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/integration_test.py
                  --binary $<TARGET_FILE:inferd> --model ${INFERD_TEST_MODEL}
                  --class-index ${CMAKE_SOURCE_DIR}/imagenet_class_index.json --shared-dir ${INFERD_SHARED_DATA})
-set_tests_properties(integration_server PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 900)
+set_tests_properties(integration_server PROPERTIES FIXTURES_REQUIRED seeded_model TIMEOUT 2400)
 
 # The same functional test against the int8 export (the server's precision
 # from the environment, as a deployment would set it): answers and top-5
@@ -106,12 +106,12 @@ add_test(NAME parity_reference_efficientnet_b0
          COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/parity_test.py
                  --parity-tool $<TARGET_FILE:parity_tool> --model ${INFERD_TEST_MODEL_EFFICIENTNET}
                  --shared-dir ${INFERD_SHARED_DATA} --logits-reference server)
-set_tests_properties(parity_reference_efficientnet_b0 PROPERTIES FIXTURES_REQUIRED seeded_efficientnet TIMEOUT 900)
+set_tests_properties(parity_reference_efficientnet_b0 PROPERTIES FIXTURES_REQUIRED seeded_efficientnet TIMEOUT 2400)
 add_test(NAME parity_reference_nonsquare
          COMMAND ${INFERD_PYTHON} ${CMAKE_SOURCE_DIR}/tests/parity_test.py
                  --parity-tool $<TARGET_FILE:parity_tool> --model ${INFERD_TEST_MODEL_NONSQUARE}
                  --shared-dir ${INFERD_SHARED_DATA})
-set_tests_properties(parity_reference_nonsquare PROPERTIES FIXTURES_REQUIRED seeded_nonsquare TIMEOUT 900)
+set_tests_properties(parity_reference_nonsquare PROPERTIES FIXTURES_REQUIRED seeded_nonsquare TIMEOUT 2400)
 
 # A user's own 12-class model with a text label file (issue 15).
 add_test(NAME user_model_server
