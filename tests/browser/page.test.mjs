@@ -267,7 +267,7 @@ test('a text file renamed .jpg gets a clear error from the server, shown on the 
   await waitResultOrError();
   assert.equal(await page.getAttribute('#error', 'role'), 'alert');
   assert.ok(await page.isVisible('#error'));
-  assert.match(await page.textContent('#error'), /not a JPEG, PNG, GIF, BMP, WebP, TIFF, HEIC or AVIF image/);
+  assert.match(await page.textContent('#error'), /not a JPEG, PNG, GIF, BMP, WebP, TIFF, HEIC, AVIF or PNM image/);
   assert.equal(await page.textContent('#status'), '', 'the progress message is gone');
   await page.waitForFunction(() => document.getElementById('preview').hidden, null, { timeout: 5000 });
   await page.screenshot({ path: path.join(ARTIFACTS, 'screenshot-error.png'), fullPage: true });
@@ -292,7 +292,7 @@ test('client-side checks refuse a wrong type or an oversized file before uploadi
   let posted = 0;
   page.on('request', (r) => { if (r.method() === 'POST') posted++; });
   await upload({ name: 'readme.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
-  assert.match(await page.textContent('#error'), /“readme\.txt” is not a JPEG, PNG, GIF, BMP, WebP, TIFF, HEIC or AVIF image \(it is text\/plain\)/);
+  assert.match(await page.textContent('#error'), /“readme\.txt” is not a JPEG, PNG, GIF, BMP, WebP, TIFF, HEIC, AVIF or PNM image \(it is text\/plain\)/);
   await upload({ name: 'huge.jpg', mimeType: 'image/jpeg', buffer: Buffer.alloc(21 * 1024 * 1024, 0xff) });
   assert.match(await page.textContent('#error'), /“huge\.jpg” is too large: 21 MiB, and the server accepts at most 20 MiB/);
   assert.equal(posted, 0, 'nothing was sent to the server');
