@@ -143,6 +143,7 @@ typedef struct {
     atomic_int client_gone; /* seen closed while its jobs were queued */
     uint64_t start_ns;
     int status_sent;
+    int observed; /* counted in the request metrics */
     uint64_t bytes_out;
     double queue_ms, model_ms;
 } request;
@@ -167,6 +168,16 @@ int http_server_is_draining(const http_server *s) { return atomic_load(&((http_s
 
 /* ---- responses ---- */
 
+/* Recorded when the answer is queued, not when libmicrohttpd reports the
+ * request complete: a client that reads its answer and then asks /metrics
+ * must find it counted. */
+static void observe_request(request *req) {
+    if (req->observed) return;
+    req->observed = 1;
+    metrics_observe_request(req->pub.deps->metrics, req->pub.route_label, req->status_sent,
+                            (double)(util_now_ns() - req->start_ns) / 1e9);
+}
+
 void http_respond(http_request *pub, int status, const char *content_type, const char *body, size_t len) {
     http_respond_with_header(pub, status, content_type, body, len, NULL, NULL);
 }
@@ -177,6 +188,7 @@ void http_respond_with_header(http_request *pub, int status, const char *content
     req->state = REQ_ANSWERED;
     req->status_sent = status;
     req->bytes_out = len;
+    observe_request(req);
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!resp) {
         req->queue_failed = 1;
@@ -741,8 +753,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
         };
         log_access(&e);
     }
-    metrics_observe_request(s->deps.metrics, pub->route_label, req->status_sent,
-                            (double)(util_now_ns() - req->start_ns) / 1e9);
+    observe_request(req);
     if (req->post) MHD_destroy_post_processor(req->post);
     if (req->handler && req->handler->on_free) req->handler->on_free(pub);
     free(pub->body);
