@@ -189,8 +189,11 @@ def section_deadline(server, dog):
     # Behind a queue: a deadline shorter than the wait is refused at
     # admission (503) or expires in the queue (504), without a forward.
     base = forwarded(server)
-    fillers, res = background_posts(server, dog, 5)
-    wait_for(lambda: metrics(server).get("inferd_queue_depth", 0) >= 3, timeout=60)
+    # Eight fillers keep the queue deep for ~0.5 s: whatever the build's
+    # speed (an ASan build reaches the admission check later), the request
+    # still finds a wait of several forwards ahead of it.
+    fillers, res = background_posts(server, dog, 8)
+    wait_for(lambda: metrics(server).get("inferd_queue_depth", 0) >= 5, timeout=60)
     t0 = time.time()
     st, hdrs, body = post_image(server, dog, {"X-Request-Timeout-Ms": "150"})
     ms = (time.time() - t0) * 1000
