@@ -110,10 +110,14 @@ int model_meta_parse(const char *json, model_meta *out, char *err, size_t errlen
     if (strcmp(out->weights, "pretrained") != 0 && strcmp(out->weights, "seeded") != 0 &&
         strcmp(out->weights, "user") != 0)
         snprintf(out->weights, sizeof(out->weights), "unknown");
+    /* seed and input_size are informational: an out-of-range value is
+     * dropped (converting it to an integer would be undefined), not fatal. */
     const cJSON *seed = cJSON_GetObjectItemCaseSensitive(root, "seed");
-    if (cJSON_IsNumber(seed)) out->seed = (long long)seed->valuedouble;
+    if (cJSON_IsNumber(seed) && seed->valuedouble >= 0 && seed->valuedouble <= 9007199254740992.0 &&
+        seed->valuedouble == floor(seed->valuedouble))
+        out->seed = (long long)seed->valuedouble;
     const cJSON *size = cJSON_GetObjectItemCaseSensitive(root, "input_size");
-    if (cJSON_IsNumber(size)) out->input_size = (int)size->valuedouble;
+    if (whole_number(size, 1, 16384, &out->input_size) != 0) out->input_size = 0;
     int rc = 0;
     const cJSON *classes = cJSON_GetObjectItemCaseSensitive(root, "num_classes");
     if (classes && whole_number(classes, 1, 1 << 24, &out->num_classes) != 0) {

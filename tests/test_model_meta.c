@@ -26,6 +26,14 @@ static void test_parse(void) {
     CHECK_STR(m.name, "densenet121"); /* the name defaults to the arch */
     CHECK_EQ_INT(m.num_classes, 1000);
     CHECK_EQ_INT(m.seed, 0);
+    /* Informational numbers out of any integer's range are dropped, not
+     * converted (the conversion would be undefined behaviour). */
+    CHECK_EQ_INT(model_meta_parse("{\"input_size\":1e300,\"seed\":-1e300}", &m, err, sizeof(err)), 0);
+    CHECK_EQ_INT(m.input_size, 0);
+    CHECK_EQ_INT(m.seed, -1);
+    CHECK_EQ_INT(model_meta_parse("{\"input_size\":299,\"seed\":1e30}", &m, err, sizeof(err)), 0);
+    CHECK_EQ_INT(m.input_size, 299);
+    CHECK_EQ_INT(m.seed, -1);
     CHECK(!m.has_resize);
 
     const char *full = "{\"arch\":\"efficientnet_b0\",\"name\":\"effnet\",\"weights\":\"user\",\"num_classes\":12,"
