@@ -27,6 +27,9 @@ What it measures (each against the same model file and the same image):
    --quantize int8 makes); for every precision the *pipeline limit*: CPUs /
    (bare forward CPU per image at the best batch + the server's measured
    non-model CPU per request), and the server's rate as a fraction of it;
+6b. the lone-request boost (not with --quick): fp32 and int8 again with
+   --lone-request-threads 1 at 1 and 16 connections: single-client p50 and
+   16-connection req/s with the boost on / off;
 7. --batching-sweep: the server at 16 connections for max_batch 1, 2, 4, 8 x
    batch_delay_us 0, 2000.
 8. --overload (alone, issue 16): capacity at 16 connections, then goodput
@@ -84,6 +87,8 @@ TARGET_INT8_PIPELINE_FRACTION = 0.95  # int8 server req/s at 16 conns / int8 pip
 TARGET_NON_MODEL_CPU_MS = 5.0       # server CPU per request besides the model forward
 TARGET_INT8_P50_RATIO = 0.45        # int8 single-client p50 / fp32's
 TARGET_INT8_RSS_MB = 300.0
+TARGET_LONE_P50_RATIO = 0.85        # single-client p50, lone boost on / off (fp32)
+TARGET_LONE_16_RATIO = 0.97         # 16-connection req/s, boost on / off: no drop beyond noise
 
 errors = []  # things that broke (the exit status)
 
@@ -533,6 +538,9 @@ class Inferd:
                          r"(?:\{[^}]*\})?\s+([0-9.eE+-]+)$", line)
             if m:
                 out[m.group(1)] = float(m.group(2))
+            m = re.match(r'^inferd_model_forwards_total\{threads="(worker|lone)"\}\s+([0-9.eE+-]+)$', line)
+            if m:
+                out["forwards_" + m.group(1)] = float(m.group(2))
         return out
 
     def stop(self):
@@ -673,6 +681,8 @@ def load_server(args, server, name, levels, seconds):
                       - before.get("inferd_model_forward_seconds_sum", 0))
                 r["mean_batch"] = s / n if n else None
                 r["mean_forward_ms"] = fs / n * 1e3 if n else None
+                lone = after.get("forwards_lone", 0) - before.get("forwards_lone", 0)
+                r["lone_forward_share"] = lone / n if n else None
             rows.append(r)
             quiesce(server, name)
             log(f"{name}: {c} conns: {r['rps']:.2f} req/s ({r['requests']} requests), p50 {fmt(r['p50_ms'])} ms, "
@@ -1068,6 +1078,33 @@ def report(args, info, res):
         w(md_table(["measure", "value", "target", "verdict"], rows))
         w("")
 
+    # the lone-request boost (issue 14)
+    rows = []
+    for prec, off in res.get("lone_off", {}).items():
+        on = res["server"].get(prec)
+        if not off or not on or off.get("unsupported"):
+            continue
+        by_on = {r["conns"]: r for r in on["rows"]}
+        by_off = {r["conns"]: r for r in off["rows"]}
+        if 1 in by_on and 1 in by_off:
+            r = by_on[1]["p50_ms"] / by_off[1]["p50_ms"]
+            share = by_on[1].get("lone_forward_share")
+            target = TARGET_LONE_P50_RATIO if prec == "fp32" else None
+            rows.append([f"{prec}: single-client p50, boost on / off",
+                         f"{by_on[1]['p50_ms']:.1f} / {by_off[1]['p50_ms']:.1f} ms = {r:.2f}"
+                         + (f" ({share:.0%} of forwards boosted)" if share is not None else ""),
+                         f"<= {target}" if target else "(report)", verdict(r <= target) if target else ""])
+        if 16 in by_on and 16 in by_off:
+            r = by_on[16]["rps"] / by_off[16]["rps"]
+            rows.append([f"{prec}: 16-connection req/s, boost on / off",
+                         f"{by_on[16]['rps']:.2f} / {by_off[16]['rps']:.2f} = {r:.3f}",
+                         f">= {TARGET_LONE_16_RATIO}", verdict(r >= TARGET_LONE_16_RATIO)])
+    if rows:
+        w("## Lone-request boost (issue 14: `lone_request_threads`, on by default; off = `--lone-request-threads 1`)")
+        w("")
+        w(md_table(["measure", "value", "target", "verdict"], rows))
+        w("")
+
     # 6. agreement of each lower precision with fp32
     for prec in [p for p in res["precisions"] if p != "fp32"]:
         ag = res.get("agreement", {}).get(prec)
@@ -1452,6 +1489,16 @@ def main():
         res["server"][prec] = inferd_run(args, cfg, prec, CONNECTIONS, args.duration)
         if prec == "bf16" and res["server"][prec] and res["server"][prec].get("unsupported"):
             bf16_off(res["server"][prec]["message"])
+    # 6b. the lone-request boost (issue 14): the same server with it off, at 1
+    # and 16 connections, right after the runs with it on
+    res["lone_off"] = {}
+    if not args.quick:
+        for prec in [p for p in precisions if p in ("fp32", "int8")]:
+            sr = res["server"].get(prec)
+            if sr and not sr.get("unsupported"):
+                res["lone_off"][prec] = inferd_run(args, cfg, prec, (1, 16), args.duration,
+                                                   extra_flags=["--lone-request-threads", "1"],
+                                                   logname=f"inferd-{prec}-lone-off.log")
     res["agreement"] = {}
     for prec in precisions:
         if prec == "fp32" or (prec == "bf16" and res.get("bf16_unsupported")):

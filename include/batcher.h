@@ -56,8 +56,14 @@ typedef struct {
     int queue_capacity;
     int request_timeout_ms; /* the queue deadline; 0: automatic (batcher_queue_deadline_ns) */
     int warmup_rounds;      /* forwards per batch size 1..max_batch before a worker takes jobs */
-    /* Called by a worker after each forward pass (for metrics); may be NULL. */
-    void (*on_batch)(void *ctx, int batch_size, double forward_seconds);
+    /* Intra-op threads for a lone request: one image, nothing else queued or
+     * being prepared, every other worker idle. <= 1: off (the caller passes
+     * 0 when it is no more than the model's own count). Used only while it
+     * measures faster than the model's own count (batcher_lone_policy). */
+    int lone_threads;
+    /* Called by a worker after each forward pass (for metrics); boosted is
+     * 1 when it ran on lone_threads. May be NULL. */
+    void (*on_batch)(void *ctx, int batch_size, double forward_seconds, int boosted);
     void *on_batch_ctx;
 } batcher_options;
 
@@ -94,6 +100,20 @@ uint64_t batcher_queue_deadline_ns(batcher *b);
  * forward, from the recent per-image forward time (warm-up included) and the
  * number of workers; lock-free. */
 uint64_t batcher_expected_wait_ns(batcher *b, int images_ahead);
+
+/* What the lone-request policy has measured: the recent batch-1 forward
+ * time (ns, exponential average; 0 = not measured yet) on the model's own
+ * thread count and on lone_threads, and whether the next lone request would
+ * be boosted. A lone request runs on lone_threads only while that measures
+ * faster; every eighth lone request runs the other way so both figures stay
+ * current (a neighbour process taking a core makes the boost slower, and
+ * the policy falls back to one thread until it measures faster again). */
+typedef struct {
+    uint64_t base_ns, boosted_ns;
+    int boost_next;
+    long long lone_runs, boosted_runs;
+} batcher_lone_stats;
+void batcher_lone_policy(batcher *b, batcher_lone_stats *out);
 
 /* Waits until every worker has finished its warm-up, at most timeout_ms.
  * Returns 1 when warm, 0 on timeout, -1 when a warm-up forward failed. */

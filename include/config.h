@@ -22,6 +22,7 @@ typedef struct {
     char *model_name;     /* the v2 API's model name; "" = from the model file */
     char *class_index_path;
     int threads;          /* libtorch intra-op threads per model instance */
+    int lone_request_threads; /* intra-op threads for a lone request (0 = online CPUs) */
     int model_instances;  /* independent model copies, each with its own worker */
     char *precision;      /* "fp32", "bf16" or "int8" */
     int optimize;         /* freeze + optimize_for_inference at load */

@@ -15,7 +15,8 @@ void metrics_free(metrics *m);
 void metrics_observe_request(metrics *m, const char *route, int status, double seconds);
 void metrics_observe_preprocess(metrics *m, double seconds);
 void metrics_observe_queue_wait(metrics *m, double seconds);
-void metrics_observe_batch(metrics *m, int batch_size, double forward_seconds);
+/* boosted: the forward ran a lone request on lone_request_threads. */
+void metrics_observe_batch(metrics *m, int batch_size, double forward_seconds, int boosted);
 void metrics_count_image(metrics *m, int ok);
 
 /* Work the server sheds under overload or for clients that left. */

@@ -44,6 +44,16 @@ int model_load(const char *path, const model_options *opts, model **out, char *e
  * thread. */
 int model_forward(model *m, const float *input, int batch, float *logits, char *err, size_t errlen);
 
+/* model_forward with threads intra-op threads for this call and the calling
+ * thread's later calls until another count is asked (<= 0: the model's
+ * intra_op_threads). The count is the calling thread's own: a worker that
+ * runs a lone request on both cores leaves the other workers at theirs. */
+int model_forward_threads(model *m, const float *input, int batch, int threads, float *logits, char *err,
+                          size_t errlen);
+
+/* The intra-op thread count libtorch uses for the calling thread. */
+int model_thread_count(void);
+
 /* Classes the model outputs (known after load: one probe forward). */
 int model_num_classes(const model *m);
 

@@ -24,6 +24,7 @@ typedef struct {
     model_options model_opts; /* threads, precision, optimize */
     int warmup_max_batch;
     int warmup_rounds;
+    int warmup_lone_threads; /* the batcher's lone_threads (0: off) */
 } model_slot_options;
 
 /* Takes over the caller's reference to initial. */

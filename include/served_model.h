@@ -41,9 +41,10 @@ int served_model_load(const inferd_config *cfg, const model_options *opts, serve
 
 /* Warm-up before serving: rounds forwards of zeros at each batch size
  * 1..max_batch (the first TorchScript calls at a size specialise the graph
- * and create oneDNN primitives). Fills warm_seconds. -1 with err if a
- * forward fails. */
-int served_model_warm(served_model *sm, int max_batch, int rounds, char *err, size_t errlen);
+ * and create oneDNN primitives), and at batch 1 on lone_threads intra-op
+ * threads when that is > 1 (the lone-request boost's primitives). Fills
+ * warm_seconds. -1 with err if a forward fails. */
+int served_model_warm(served_model *sm, int max_batch, int rounds, int lone_threads, char *err, size_t errlen);
 
 void served_model_acquire(served_model *sm);
 /* Drops a reference; the last one frees everything. NULL is allowed. */

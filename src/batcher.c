@@ -34,6 +34,13 @@ struct batcher {
      * batches, for the expected queue wait. */
     _Atomic uint64_t forward_ns_per_image;
     int expected;
+    int running;             /* workers inside a forward (under lock) */
+    uint64_t forward_starts; /* forwards begun so far (under lock) */
+    /* The lone-request policy (under lock): batch-1 forward time on the
+     * model's own threads [0] and on lone_threads [1], for lone_model. */
+    uint64_t lone_ns[2];
+    const model *lone_model;
+    long long lone_runs, boosted_runs;
     int stopping;
     int worker_count;
     int warm_workers;
@@ -65,6 +72,29 @@ static void record_forward(batcher *b, int batch_size, uint64_t forward_ns) {
     uint64_t old = atomic_load(&b->forward_ns_per_image);
     /* Races between workers lose an update at worst: it is an estimate. */
     atomic_store(&b->forward_ns_per_image, old ? (old * 3 + per_image) / 4 : per_image);
+}
+
+/* Whether a lone request runs on lone_threads: unmeasured ways are tried
+ * first (base, then boosted), then the faster one, except that every eighth
+ * run explores the other so a change of conditions (a busy neighbour core)
+ * is seen. Called under the lock. */
+static int lone_boost_locked(batcher *b, const model *m) {
+    if (m != b->lone_model) {
+        b->lone_model = m;
+        b->lone_ns[0] = b->lone_ns[1] = 0;
+    }
+    if (!b->lone_ns[0]) return 0;
+    if (!b->lone_ns[1]) return 1;
+    int faster = b->lone_ns[1] < b->lone_ns[0];
+    return (b->lone_runs % 8 == 7) ? !faster : faster;
+}
+
+static void record_lone_locked(batcher *b, const model *m, int boosted, uint64_t forward_ns) {
+    if (m != b->lone_model) return;
+    uint64_t old = b->lone_ns[boosted];
+    b->lone_ns[boosted] = old ? (old * 3 + forward_ns) / 4 : forward_ns;
+    b->lone_runs++;
+    if (boosted) b->boosted_runs++;
 }
 
 /* The model and sizes a job runs with. */
@@ -111,6 +141,15 @@ static int warm_up(batch_worker *w) {
             if (model_forward(w->model, w->inputs, n, w->logits, err, sizeof(err)) != 0) return -1;
             /* The first rounds are the slow ones; the last tells the steady time. */
             if (round == b->opts.warmup_rounds - 1) record_forward(b, n, util_now_ns() - t0);
+        }
+    }
+    /* The first forwards on another thread count are slow too (a new
+     * OpenMP team, oneDNN primitives for its split). */
+    if (b->opts.lone_threads > 1) {
+        for (int round = 0; round < b->opts.warmup_rounds; round++) {
+            char err[160];
+            if (model_forward_threads(w->model, w->inputs, 1, b->opts.lone_threads, w->logits, err, sizeof(err)) != 0)
+                return -1;
         }
     }
     return 0;
@@ -174,6 +213,15 @@ static void *worker_main(void *arg) {
         }
         /* Another worker may be idle while jobs remain. */
         if (b->head) pthread_cond_signal(&b->wake);
+        /* A lone request: nothing behind it and no other forward running,
+         * so the cores the other workers would use are free. */
+        int lone = n == 1 && b->opts.lone_threads > 1 && !b->head && b->expected == 0 && b->running == 0;
+        int boosted = lone && lone_boost_locked(b, batch_model);
+        uint64_t my_start = 0;
+        if (n > 0) {
+            b->running++;
+            my_start = ++b->forward_starts;
+        }
         pthread_mutex_unlock(&b->lock);
 
         while (expired) {
@@ -192,6 +240,9 @@ static void *worker_main(void *arg) {
         int classes = job_classes(b, batch[0]);
         char err[160] = "";
         if (worker_room(w, tensor_len, classes) != 0) {
+            pthread_mutex_lock(&b->lock);
+            b->running--;
+            pthread_mutex_unlock(&b->lock);
             for (int i = 0; i < n; i++) finish(batch[i], BATCH_JOB_MODEL_ERROR, "out of memory for the batch");
             continue;
         }
@@ -201,10 +252,18 @@ static void *worker_main(void *arg) {
             batch[i]->started_ns = started;
             batch[i]->batch_size = n;
         }
-        int rc = model_forward(batch_model, w->inputs, n, w->logits, err, sizeof(err));
+        int rc = model_forward_threads(batch_model, w->inputs, n, boosted ? b->opts.lone_threads : 0, w->logits, err,
+                                       sizeof(err));
         uint64_t forward_ns = util_now_ns() - started;
+        pthread_mutex_lock(&b->lock);
+        b->running--;
+        /* Timed as lone only when it stayed alone: a forward that another
+         * worker started beside it would charge that contention to the way
+         * it ran. */
+        if (rc == 0 && lone && b->forward_starts == my_start) record_lone_locked(b, batch_model, boosted, forward_ns);
+        pthread_mutex_unlock(&b->lock);
         if (rc == 0) record_forward(b, n, forward_ns);
-        if (b->opts.on_batch) b->opts.on_batch(b->opts.on_batch_ctx, n, (double)forward_ns / 1e9);
+        if (b->opts.on_batch) b->opts.on_batch(b->opts.on_batch_ctx, n, (double)forward_ns / 1e9, boosted);
         for (int i = 0; i < n; i++) {
             if (rc == 0) {
                 memcpy(batch[i]->logits, w->logits + (size_t)i * (size_t)classes, sizeof(float) * (size_t)classes);
@@ -312,6 +371,16 @@ uint64_t batcher_queue_deadline_ns(batcher *b) {
 uint64_t batcher_expected_wait_ns(batcher *b, int images_ahead) {
     if (images_ahead <= 0) return 0;
     return (uint64_t)images_ahead * atomic_load(&b->forward_ns_per_image) / (uint64_t)b->worker_count;
+}
+
+void batcher_lone_policy(batcher *b, batcher_lone_stats *out) {
+    pthread_mutex_lock(&b->lock);
+    out->base_ns = b->lone_ns[0];
+    out->boosted_ns = b->lone_ns[1];
+    out->boost_next = b->opts.lone_threads > 1 && b->lone_model ? lone_boost_locked(b, b->lone_model) : 0;
+    out->lone_runs = b->lone_runs;
+    out->boosted_runs = b->boosted_runs;
+    pthread_mutex_unlock(&b->lock);
 }
 
 int batcher_wait_warm(batcher *b, int timeout_ms) {

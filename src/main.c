@@ -31,6 +31,7 @@ typedef struct {
     model_options model_opts;
     model **workers;      /* model_instances entries: warm-up of the first model; jobs name their own */
     int worker_count;
+    int lone_threads;     /* intra-op threads for a lone request, 0 = off */
     batcher *batcher;
     model_control control;
     http_server *http;
@@ -40,9 +41,9 @@ typedef struct {
     model_stats *model_stats;
 } app;
 
-static void record_batch(void *ctx, int batch_size, double seconds) {
+static void record_batch(void *ctx, int batch_size, double seconds, int boosted) {
     app *a = ctx;
-    metrics_observe_batch(a->metrics, batch_size, seconds);
+    metrics_observe_batch(a->metrics, batch_size, seconds, boosted);
     model_stats_record_batch(a->model_stats, batch_size, (uint64_t)(seconds * 1e9));
 }
 
@@ -75,6 +76,10 @@ static int load_model(app *a, char *err, size_t errlen) {
     model_options opts;
     model_options_default(&opts);
     opts.intra_op_threads = threads > 0 ? threads : 1;
+    /* A lone request may use the cores idle workers would (measured:
+     * bench/bench.py's single-client rows, lone boost on and off). */
+    int lone = cfg->lone_request_threads > 0 ? cfg->lone_request_threads : online;
+    a->lone_threads = lone > opts.intra_op_threads ? lone : 0;
     opts.optimize = cfg->optimize;
     opts.precision = strcmp(cfg->precision, "bf16") == 0   ? MODEL_PRECISION_BF16
                      : strcmp(cfg->precision, "int8") == 0 ? MODEL_PRECISION_INT8
@@ -96,6 +101,9 @@ static int load_model(app *a, char *err, size_t errlen) {
              cfg->model_path, sm->load_seconds, sm->num_classes, cfg->class_index_path,
              labels_format_name(labels_get_format(sm->labels)), instances, opts.intra_op_threads, cfg->precision,
              engine[0] ? " (quantized engine " : "", engine, engine[0] ? ")" : "", cfg->optimize ? "on" : "off");
+    if (a->lone_threads)
+        log_info("lone requests: up to %d intra-op threads while the other workers are idle, when measured faster",
+                 a->lone_threads);
     log_info("preprocessing: %s", sm->sources);
     return 0;
 }
@@ -134,6 +142,7 @@ static int app_start(app *a, char *err, size_t errlen) {
         .queue_capacity = cfg->queue_capacity,
         .request_timeout_ms = cfg->request_timeout_ms,
         .warmup_rounds = cfg->warmup,
+        .lone_threads = a->lone_threads,
         .on_batch = record_batch,
         .on_batch_ctx = a,
     };
@@ -147,6 +156,7 @@ static int app_start(app *a, char *err, size_t errlen) {
         .model_opts = a->model_opts,
         .warmup_max_batch = cfg->max_batch,
         .warmup_rounds = cfg->warmup > 0 ? cfg->warmup : 1,
+        .warmup_lone_threads = a->lone_threads,
     };
     if (model_slot_create(&so, a->served, &a->slot, err, errlen) != 0) return -1;
     a->control = (model_control){

@@ -34,6 +34,7 @@ struct metrics {
     int request_series_count;
     unsigned long long images_ok, images_failed;
     unsigned long long shed[METRICS_SHED_KINDS];
+    unsigned long long forwards[2]; /* [1]: a lone request on lone_request_threads */
 };
 
 static const double latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1,
@@ -104,8 +105,9 @@ void metrics_observe_request(metrics *m, const char *route, int status, double s
 OBSERVER(metrics_observe_preprocess, preprocess)
 OBSERVER(metrics_observe_queue_wait, queue_wait)
 
-void metrics_observe_batch(metrics *m, int batch_size, double forward_seconds) {
+void metrics_observe_batch(metrics *m, int batch_size, double forward_seconds, int boosted) {
     pthread_mutex_lock(&m->lock);
+    m->forwards[boosted ? 1 : 0]++;
     histogram_observe(&m->batch, batch_size);
     histogram_observe(&m->forward, forward_seconds);
     pthread_mutex_unlock(&m->lock);
@@ -223,6 +225,11 @@ char *metrics_render(metrics *m, const metrics_gauges *g) {
                "inferd_client_cancelled_total{stage=\"queued\"} %llu\n"
                "inferd_client_cancelled_total{stage=\"other\"} %llu\n",
            m->shed[METRICS_CANCELLED_QUEUED], m->shed[METRICS_CANCELLED_OTHER]);
+    append(&b, "# HELP inferd_model_forwards_total Model forward passes, by intra-op threads: the worker's own "
+               "(threads), or a lone request's (lone_request_threads).\n# TYPE inferd_model_forwards_total counter\n"
+               "inferd_model_forwards_total{threads=\"worker\"} %llu\n"
+               "inferd_model_forwards_total{threads=\"lone\"} %llu\n",
+           m->forwards[0], m->forwards[1]);
     render_histogram(&b, &m->request);
     render_histogram(&b, &m->preprocess);
     render_histogram(&b, &m->queue_wait);

@@ -126,13 +126,16 @@ static std::string select_precision(const char *path, const model_options *opts,
            (have.empty() ? std::string("none") : have) + ")";
 }
 
-static at::Tensor run(model *m, const at::Tensor &input) {
+static at::Tensor run(model *m, const at::Tensor &input, int threads) {
     // libtorch's intra-op thread count is per calling thread (an OpenMP
-    // setting): a worker thread that never set it would run with the default.
+    // setting, bench/model_bench --thread-scope): a worker thread that never
+    // set it would run with the default, and one worker's lone-request boost
+    // does not change its neighbours' count.
     thread_local int threads_set = 0;
-    if (m->opts.intra_op_threads > 0 && threads_set != m->opts.intra_op_threads) {
-        at::set_num_threads(m->opts.intra_op_threads);
-        threads_set = m->opts.intra_op_threads;
+    if (threads <= 0) threads = m->opts.intra_op_threads;
+    if (threads > 0 && threads_set != threads) {
+        at::set_num_threads(threads);
+        threads_set = threads;
     }
     torch::NoGradGuard no_grad;
     at::Tensor x = input;
@@ -173,7 +176,7 @@ extern "C" int model_load(const char *path, const model_options *opts, model **o
         }
         // One probe forward: validates the input shape and learns the class count.
         at::Tensor probe = torch::zeros({1, opts->input_channels, opts->input_height, opts->input_width});
-        at::Tensor logits = run(m, probe);
+        at::Tensor logits = run(m, probe, 0);
         if (logits.dim() != 2 || logits.size(0) != 1) {
             set_error(err, errlen, "model", "output is not a [batch, classes] tensor");
             delete m;
@@ -218,6 +221,11 @@ extern "C" int model_read_metadata(const char *path, char **out, char *err, size
 }
 
 extern "C" int model_forward(model *m, const float *input, int batch, float *logits, char *err, size_t errlen) {
+    return model_forward_threads(m, input, batch, 0, logits, err, errlen);
+}
+
+extern "C" int model_forward_threads(model *m, const float *input, int batch, int threads, float *logits, char *err,
+                                     size_t errlen) {
     try {
         if (batch <= 0) {
             set_error(err, errlen, "model", "batch must be positive");
@@ -226,7 +234,7 @@ extern "C" int model_forward(model *m, const float *input, int batch, float *log
         at::Tensor x = torch::from_blob(const_cast<float *>(input),
                                         {batch, m->opts.input_channels, m->opts.input_height, m->opts.input_width},
                                         at::kFloat);
-        at::Tensor out = run(m, x);
+        at::Tensor out = run(m, x, threads);
         if (out.dim() != 2 || out.size(0) != batch || out.size(1) != m->num_classes) {
             set_error(err, errlen, "model", "unexpected output shape");
             return -1;
@@ -243,6 +251,14 @@ extern "C" int model_forward(model *m, const float *input, int batch, float *log
 }
 
 extern "C" int model_num_classes(const model *m) { return m->num_classes; }
+
+extern "C" int model_thread_count(void) {
+    try {
+        return at::get_num_threads();
+    } catch (...) {
+        return -1;
+    }
+}
 
 extern "C" const char *model_metadata(const model *m) { return m->metadata.c_str(); }
 

@@ -69,7 +69,7 @@ static void *load_main(void *arg) {
     load_job *j = arg;
     const model_slot_options *o = &j->slot->opts;
     j->rc = served_model_load(o->cfg, &o->model_opts, &j->next, j->why, sizeof(j->why));
-    if (j->rc == 0) j->rc = served_model_warm(j->next, o->warmup_max_batch, o->warmup_rounds, j->why, sizeof(j->why));
+    if (j->rc == 0) j->rc = served_model_warm(j->next, o->warmup_max_batch, o->warmup_rounds, o->warmup_lone_threads, j->why, sizeof(j->why));
     return NULL;
 }
 

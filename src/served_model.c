@@ -74,7 +74,7 @@ fail:
     return -1;
 }
 
-int served_model_warm(served_model *sm, int max_batch, int rounds, char *err, size_t errlen) {
+int served_model_warm(served_model *sm, int max_batch, int rounds, int lone_threads, char *err, size_t errlen) {
     uint64_t t0 = util_now_ns();
     float *inputs = calloc((size_t)max_batch * sm->tensor_len, sizeof(float));
     float *logits = malloc(sizeof(float) * (size_t)max_batch * (size_t)sm->num_classes);
@@ -83,6 +83,8 @@ int served_model_warm(served_model *sm, int max_batch, int rounds, char *err, si
     for (int n = 1; n <= max_batch && rc == 0; n++)
         for (int round = 0; round < rounds && rc == 0; round++)
             rc = model_forward(sm->model, inputs, n, logits, err, errlen);
+    for (int round = 0; lone_threads > 1 && round < rounds && rc == 0; round++)
+        rc = model_forward_threads(sm->model, inputs, 1, lone_threads, logits, err, errlen);
     free(inputs);
     free(logits);
     sm->warm_seconds = (double)(util_now_ns() - t0) / 1e9;

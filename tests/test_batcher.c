@@ -12,6 +12,7 @@
 #include "batcher.h"
 #include "check.h"
 #include "model.h"
+#include "model_stub.h"
 #include "util.h"
 
 #define TENSOR_LEN (3 * 224 * 224)
@@ -20,9 +21,12 @@ static sem_t done_sem;     /* posted by every finished job */
 static sem_t release_sem;  /* lets the blocking job's done() return */
 static int images_forwarded;
 
-static void count_batch(void *ctx, int batch_size, double seconds) {
+static int boosted_forwards;
+
+static void count_batch(void *ctx, int batch_size, double seconds, int boosted) {
     (void)ctx, (void)seconds;
     __atomic_add_fetch(&images_forwarded, batch_size, __ATOMIC_SEQ_CST);
+    if (boosted) __atomic_add_fetch(&boosted_forwards, 1, __ATOMIC_SEQ_CST);
 }
 
 static void job_done(batch_job *job) {
@@ -146,6 +150,82 @@ static void test_queue_deadline(model *m) {
     free(logits);
 }
 
+/* Runs count lone requests one after another; returns how many of them
+ * ran boosted. */
+static int run_lone_requests(batcher *b, float *input, float *logits, int count) {
+    int before = __atomic_load_n(&boosted_forwards, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < count; i++) {
+        batch_job job;
+        prepare(&job, input, logits, job_done);
+        if (!CHECK_EQ_INT(batcher_submit(b, &job), BATCHER_SUBMITTED)) break;
+        sem_wait(&done_sem);
+        CHECK_EQ_INT(job.status, BATCH_JOB_OK);
+    }
+    return __atomic_load_n(&boosted_forwards, __ATOMIC_SEQ_CST) - before;
+}
+
+/* The lone-request boost (issue 14): a lone request runs on lone_threads
+ * while that is measured faster, falls back when a busy neighbour makes it
+ * slower, and never boosts a request that has company. The stub's forward
+ * times stand in for the two thread counts. */
+static void test_lone_request_policy(model *m) {
+    batcher_options opts = {.max_batch = 1, .queue_capacity = 16, .lone_threads = 2, .on_batch = count_batch};
+    model *models[2] = {m, m};
+    batcher *b = NULL;
+    char err[256];
+    model_stub_set_forward_delay(1, 8000);
+    model_stub_set_forward_delay(2, 3000);
+    if (!CHECK(batcher_create(models, 2, &opts, TENSOR_LEN, model_num_classes(m), &b, err, sizeof(err)) == 0))
+        return;
+    CHECK(batcher_wait_warm(b, 10000) == 1);
+    float *input = calloc(TENSOR_LEN, sizeof(float));
+    float *logits = calloc(8 * (size_t)model_num_classes(m), sizeof(float));
+    batcher_lone_stats st;
+
+    /* Both ways measured first (base, then boosted), then the faster one:
+     * of 16, all but the first and one exploring run in eight are boosted. */
+    int boosted = run_lone_requests(b, input, logits, 16);
+    batcher_lone_policy(b, &st);
+    CHECK_MSG(boosted >= 13 && boosted <= 15, "boosted %d of 16 lone requests", boosted);
+    CHECK(st.base_ns >= 8000000u && st.boosted_ns >= 3000000u && st.boosted_ns < st.base_ns);
+    CHECK_EQ_INT(st.lone_runs, 16);
+    CHECK(st.boost_next == 1 || st.lone_runs % 8 == 7);
+
+    /* A busy neighbour: the boost now takes longer than one thread. Within
+     * a few runs the policy falls back, then boosts only to explore. */
+    model_stub_set_forward_delay(2, 20000);
+    run_lone_requests(b, input, logits, 8);
+    boosted = run_lone_requests(b, input, logits, 16);
+    batcher_lone_policy(b, &st);
+    CHECK_MSG(boosted <= 2, "boosted %d of 16 lone requests while the boost was slower", boosted);
+    CHECK(st.boosted_ns > st.base_ns);
+
+    /* The neighbour leaves: exploration sees the boost faster again. */
+    model_stub_set_forward_delay(2, 3000);
+    run_lone_requests(b, input, logits, 32);
+    boosted = run_lone_requests(b, input, logits, 16);
+    CHECK_MSG(boosted >= 13, "boosted %d of 16 lone requests after the boost was fast again", boosted);
+
+    /* Company: a burst of eight never boosts (each has others queued
+     * behind or beside it), except possibly the last if it ends alone. */
+    int before = __atomic_load_n(&boosted_forwards, __ATOMIC_SEQ_CST);
+    batch_job jobs[8];
+    for (int i = 0; i < 8; i++) {
+        prepare(&jobs[i], input, logits + (size_t)i * model_num_classes(m), job_done);
+        CHECK_EQ_INT(batcher_submit(b, &jobs[i]), BATCHER_SUBMITTED);
+    }
+    for (int i = 0; i < 8; i++) sem_wait(&done_sem);
+    int burst_boosted = __atomic_load_n(&boosted_forwards, __ATOMIC_SEQ_CST) - before;
+    CHECK_MSG(burst_boosted <= 1, "boosted %d of a burst of 8", burst_boosted);
+
+    batcher_stop(b);
+    batcher_free(b);
+    model_stub_set_forward_delay(1, 0);
+    model_stub_set_forward_delay(2, 0);
+    free(input);
+    free(logits);
+}
+
 int main(void) {
     sem_init(&done_sem, 0, 0);
     sem_init(&release_sem, 0, 0);
@@ -157,6 +237,7 @@ int main(void) {
     test_dropped_before_forward(m, 0);
     test_dropped_before_forward(m, 60000);
     test_queue_deadline(m);
+    test_lone_request_policy(m);
     model_free(m);
     return check_summary();
 }

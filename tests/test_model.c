@@ -101,6 +101,63 @@ done:
     model_free(m);
 }
 
+typedef struct {
+    model *m;
+    const float *input;
+    float *logits;
+    int threads_during, threads_after;
+    int rc;
+} boosted_run;
+
+static void *forward_on_two_threads(void *arg) {
+    boosted_run *r = arg;
+    char err[256];
+    r->rc = model_forward_threads(r->m, r->input, 1, 2, r->logits, err, sizeof(err));
+    r->threads_during = model_thread_count();
+    return NULL;
+}
+
+/* The lone-request boost relies on two things checked here: a thread's
+ * intra-op count is its own (a neighbour asking for 2 leaves this thread at
+ * 1), and the count does not change an image's fp32 logits, so a request
+ * answered on two threads gets the same answer as in a batch on one. */
+static void test_thread_count_is_per_thread(const char *path) {
+    model_options opts;
+    model_options_default(&opts);
+    opts.intra_op_threads = 1;
+    model *m = NULL;
+    char err[512] = "";
+    if (!CHECK_MSG(model_load(path, &opts, &m, err, sizeof(err)) == 0, "load: %s", err)) return;
+    int classes = model_num_classes(m);
+    float *in = malloc(sizeof(float) * PIXELS), *one = malloc(sizeof(float) * (size_t)classes),
+          *two = malloc(sizeof(float) * (size_t)classes);
+    if (CHECK(in && one && two)) {
+        fill(in, PIXELS, 3);
+        CHECK(model_forward(m, in, 1, one, err, sizeof(err)) == 0);
+        CHECK_EQ_INT(model_thread_count(), 1);
+        boosted_run r = {.m = m, .input = in, .logits = two};
+        pthread_t t;
+        if (CHECK(pthread_create(&t, NULL, forward_on_two_threads, &r) == 0)) {
+            pthread_join(t, NULL);
+            CHECK_EQ_INT(r.rc, 0);
+            CHECK_EQ_INT(r.threads_during, 2);
+            CHECK_EQ_INT(model_thread_count(), 1); /* this thread kept its own */
+            CHECK_MSG(memcmp(one, two, sizeof(float) * (size_t)classes) == 0,
+                      "logits on two intra-op threads differ from one");
+        }
+        /* And back on this thread: asking 2 then the default returns to 1. */
+        CHECK(model_forward_threads(m, in, 1, 2, two, err, sizeof(err)) == 0);
+        CHECK_EQ_INT(model_thread_count(), 2);
+        CHECK(model_forward(m, in, 1, two, err, sizeof(err)) == 0);
+        CHECK_EQ_INT(model_thread_count(), 1);
+        CHECK(memcmp(one, two, sizeof(float) * (size_t)classes) == 0);
+    }
+    free(in);
+    free(one);
+    free(two);
+    model_free(m);
+}
+
 static void test_errors(const char *path) {
     model_options opts;
     model_options_default(&opts);
@@ -131,6 +188,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     test_concurrent_forwards_match_sequential(argv[1]);
+    test_thread_count_is_per_thread(argv[1]);
     test_errors(argv[1]);
     return check_summary();
 }

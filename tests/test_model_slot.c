@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
     CHECK_EQ_INT(a->preprocess_config.resize_short, 256);
     CHECK_CONTAINS(a->sources, "interpolation bicubic (model file)");
     CHECK_EQ_INT(a->tensor_len, 3 * 224 * 224);
-    CHECK_EQ_INT(served_model_warm(a, 1, 1, err, sizeof(err)), 0);
+    CHECK_EQ_INT(served_model_warm(a, 1, 1, 0, err, sizeof(err)), 0);
 
     model_slot_options so = {.cfg = &cfg, .model_opts = mo, .warmup_max_batch = 1, .warmup_rounds = 1};
     model_slot *slot = NULL;

@@ -2,11 +2,15 @@
  * by tests of the HTTP layer that must not depend on a model file: its
  * "logits" are a cheap deterministic function of the input, so results
  * still depend on the image. Never linked into inferd itself. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
+#include "model_stub.h"
+
+#include <time.h>
 
 #define STUB_CLASSES 1000
 #define STUB_METADATA "{\"arch\":\"stub\",\"weights\":\"seeded\",\"seed\":0}"
@@ -34,7 +38,29 @@ int model_load(const char *path, const model_options *opts, model **out, char *e
     return 0;
 }
 
+/* The stub's "thread count" is the calling thread's last request, as
+ * libtorch's is, so batcher tests can see which count a forward ran with. */
+static _Thread_local int stub_threads = 1;
+static int forward_delay_us[9];
+
+void model_stub_set_forward_delay(int threads, int us) {
+    if (threads >= 1 && threads <= 8) __atomic_store_n(&forward_delay_us[threads], us, __ATOMIC_SEQ_CST);
+}
+
+int model_thread_count(void) { return stub_threads; }
+
 int model_forward(model *m, const float *input, int batch, float *logits, char *err, size_t errlen) {
+    return model_forward_threads(m, input, batch, 0, logits, err, errlen);
+}
+
+int model_forward_threads(model *m, const float *input, int batch, int threads, float *logits, char *err,
+                          size_t errlen) {
+    stub_threads = threads > 0 ? threads : m->opts.intra_op_threads > 0 ? m->opts.intra_op_threads : 1;
+    int delay_us = stub_threads <= 8 ? __atomic_load_n(&forward_delay_us[stub_threads], __ATOMIC_SEQ_CST) : 0;
+    if (delay_us > 0) {
+        struct timespec ts = {delay_us / 1000000, (long)(delay_us % 1000000) * 1000L};
+        nanosleep(&ts, NULL);
+    }
     if (batch <= 0) {
         snprintf(err, errlen, "batch must be positive");
         return -1;

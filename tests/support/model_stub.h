@@ -1,0 +1,11 @@
+/* Test hooks of the stub model (tests/support/model_stub.c), for tests that
+ * need a forward to take a known time: the batcher's lone-request policy
+ * chooses by measured forward times. Not part of include/model.h. */
+#ifndef INFERD_MODEL_STUB_H
+#define INFERD_MODEL_STUB_H
+
+/* Each later forward run on threads intra-op threads sleeps us
+ * microseconds (threads 1..8; 0 us = no sleep, the default). */
+void model_stub_set_forward_delay(int threads, int us);
+
+#endif
