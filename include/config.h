@@ -14,7 +14,8 @@ typedef struct {
     char *addr;
     int port;
     int http_threads;
-    int http_nice;        /* niceness added to the HTTP threads (the model workers keep the process's) */
+    int http_nice;        /* niceness added to the libmicrohttpd threads (the model workers keep the process's) */
+    int decode_nice;      /* niceness added to the decoder threads */
     int max_connections;
     int connection_timeout_s;
     /* model */

@@ -1,9 +1,11 @@
 /* http: the libmicrohttpd transport. Owns connections (the slow-client
  * watchdog), routing a path to its handler (handler.h), request bodies
  * (multipart, raw), size limits, the access log, and the hand-off to the
- * batcher: an HTTP thread decodes and preprocesses, submits the tensors,
- * suspends the connection and is free for other clients; the model worker's
- * completion resumes it and the handler answers. It does not own what a
+ * batcher: a received upload's connection is suspended and its decoding
+ * and preprocessing go to a pool of decoder threads (work_pool.h), which
+ * submit the tensors; the model worker's completion resumes the connection
+ * and the handler answers. The libmicrohttpd threads never decode, so an
+ * admission 503 does not wait behind one. It does not own what a
  * route answers (the handlers do), nor the model, labels or preprocessing
  * settings: main wires them. */
 #ifndef INFERD_HTTP_H

@@ -39,9 +39,12 @@ typedef struct {
 static const config_key config_keys[] = {
     {"addr", KEY_STRING, FIELD(addr), 0, 0, NULL, "address to listen on (IPv4 or IPv6 literal)"},
     {"port", KEY_INT, FIELD(port), 0, 65535, NULL, "TCP port (0 picks a free one)"},
-    {"http_threads", KEY_INT, FIELD(http_threads), 0, 256, NULL, "HTTP/decode threads (0 = online CPUs)"},
+    {"http_threads", KEY_INT, FIELD(http_threads), 0, 256, NULL, "libmicrohttpd threads, and as many decoder threads (0 = online CPUs)"},
     {"http_nice", KEY_INT, FIELD(http_nice), 0, 19, NULL,
-     "niceness added to the HTTP threads (not the model workers), so that under overload the model keeps the CPU"},
+     "niceness added to the libmicrohttpd threads, so that under overload the 503s of clients that retry at once "
+     "do not take the CPU from the model workers"},
+    {"decode_nice", KEY_INT, FIELD(decode_nice), 0, 19, NULL,
+     "niceness added to the decoder threads (decode + preprocess), so that under overload the model keeps the CPU"},
     {"max_connections", KEY_INT, FIELD(max_connections), 1, 100000, NULL, "concurrent connections accepted"},
     {"connection_timeout_s", KEY_INT, FIELD(connection_timeout_s), 1, 3600, NULL,
      "idle/read timeout of a connection, seconds"},
@@ -165,7 +168,8 @@ void config_defaults(inferd_config *cfg) {
     set_string(&cfg->addr, "0.0.0.0");
     cfg->port = 5000;
     cfg->http_threads = 0;
-    cfg->http_nice = 10;
+    cfg->http_nice = 19;
+    cfg->decode_nice = 10;
     cfg->max_connections = 512;
     cfg->connection_timeout_s = 30;
     set_string(&cfg->model_path, "models/densenet121.pt");
