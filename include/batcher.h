@@ -105,9 +105,11 @@ uint64_t batcher_expected_wait_ns(batcher *b, int images_ahead);
  * time (ns, exponential average; 0 = not measured yet) on the model's own
  * thread count and on lone_threads, and whether the next lone request would
  * be boosted. A lone request runs on lone_threads only while that measures
- * faster; every eighth lone request runs the other way so both figures stay
- * current (a neighbour process taking a core makes the boost slower, and
- * the policy falls back to one thread until it measures faster again). */
+ * faster; now and then one runs the other way so both figures stay current
+ * (a neighbour process taking a core makes the boost slower, and the policy
+ * falls back to one thread until it measures faster again): every 8th lone
+ * request at first, half as often after each exploration that confirms the
+ * choice, down to one in 128. */
 typedef struct {
     uint64_t base_ns, boosted_ns;
     int boost_next;

@@ -41,6 +41,9 @@ struct batcher {
     uint64_t lone_ns[2];
     const model *lone_model;
     long long lone_runs, boosted_runs;
+    int lone_prefers_boost;   /* the faster way as last measured */
+    int lone_since_explore;   /* lone runs since the slower way last ran */
+    int lone_explore_every;   /* LONE_EXPLORE_MIN..LONE_EXPLORE_MAX */
     int stopping;
     int worker_count;
     int warm_workers;
@@ -74,25 +77,53 @@ static void record_forward(batcher *b, int batch_size, uint64_t forward_ns) {
     atomic_store(&b->forward_ns_per_image, old ? (old * 3 + per_image) / 4 : per_image);
 }
 
+/* The slower way runs once every lone_explore_every lone requests, so a
+ * change of conditions (a neighbour process taking or leaving a core) is
+ * seen; each exploration that confirms the choice doubles the interval (an
+ * exploring run is a slow one: on a host where two threads are always
+ * slower, they soon cost less than one request in a hundred), and a change
+ * of choice brings it back to the minimum. */
+enum { LONE_EXPLORE_MIN = 8, LONE_EXPLORE_MAX = 128 };
+
 /* Whether a lone request runs on lone_threads: unmeasured ways are tried
- * first (base, then boosted), then the faster one, except that every eighth
- * run explores the other so a change of conditions (a busy neighbour core)
- * is seen. Called under the lock. */
+ * first (base, then boosted), then the faster one, exploring the other now
+ * and then. Called under the lock. */
 static int lone_boost_locked(batcher *b, const model *m) {
     if (m != b->lone_model) {
         b->lone_model = m;
         b->lone_ns[0] = b->lone_ns[1] = 0;
+        b->lone_since_explore = 0;
+        b->lone_explore_every = LONE_EXPLORE_MIN;
     }
     if (!b->lone_ns[0]) return 0;
     if (!b->lone_ns[1]) return 1;
-    int faster = b->lone_ns[1] < b->lone_ns[0];
-    return (b->lone_runs % 8 == 7) ? !faster : faster;
+    int prefer = b->lone_prefers_boost;
+    return b->lone_since_explore + 1 >= b->lone_explore_every ? !prefer : prefer;
 }
 
 static void record_lone_locked(batcher *b, const model *m, int boosted, uint64_t forward_ns) {
     if (m != b->lone_model) return;
+    int measured = b->lone_ns[0] && b->lone_ns[1];
+    int exploring = measured && boosted != b->lone_prefers_boost;
     uint64_t old = b->lone_ns[boosted];
-    b->lone_ns[boosted] = old ? (old * 3 + forward_ns) / 4 : forward_ns;
+    /* An exploring sample weighs half (it is rare); the preferred way's,
+     * a quarter. */
+    b->lone_ns[boosted] = !old ? forward_ns : exploring ? (old + forward_ns) / 2 : (old * 3 + forward_ns) / 4;
+    if (exploring) {
+        b->lone_since_explore = 0;
+    } else {
+        b->lone_since_explore++;
+    }
+    if (b->lone_ns[0] && b->lone_ns[1]) {
+        int prefer = b->lone_ns[1] < b->lone_ns[0];
+        if (!measured || prefer != b->lone_prefers_boost) {
+            b->lone_prefers_boost = prefer;
+            b->lone_explore_every = LONE_EXPLORE_MIN;
+            b->lone_since_explore = 0;
+        } else if (exploring && b->lone_explore_every < LONE_EXPLORE_MAX) {
+            b->lone_explore_every *= 2;
+        }
+    }
     b->lone_runs++;
     if (boosted) b->boosted_runs++;
 }
