@@ -41,13 +41,22 @@ static void *forward_repeatedly(void *arg) {
     return NULL;
 }
 
-static void test_concurrent_forwards_match_sequential(const char *path) {
+/* The model as the server's workers load it: one intra-op thread. NULL
+ * (a failed check) when it does not load. */
+static model *load_one_thread(const char *path) {
     model_options opts;
     model_options_default(&opts);
     opts.intra_op_threads = 1;
     model *m = NULL;
     char err[512] = "";
-    if (!CHECK_MSG(model_load(path, &opts, &m, err, sizeof(err)) == 0, "load: %s", err)) return;
+    CHECK_MSG(model_load(path, &opts, &m, err, sizeof(err)) == 0, "load: %s", err);
+    return m;
+}
+
+static void test_concurrent_forwards_match_sequential(const char *path) {
+    char err[512] = "";
+    model *m = load_one_thread(path);
+    if (!m) return;
     int classes = model_num_classes(m);
     CHECK_EQ_INT(classes, 1000);
     CHECK(strstr(model_metadata(m), "\"weights\"") != NULL);
@@ -122,12 +131,9 @@ static void *forward_on_two_threads(void *arg) {
  * 1), and the count does not change an image's fp32 logits, so a request
  * answered on two threads gets the same answer as in a batch on one. */
 static void test_thread_count_is_per_thread(const char *path) {
-    model_options opts;
-    model_options_default(&opts);
-    opts.intra_op_threads = 1;
-    model *m = NULL;
     char err[512] = "";
-    if (!CHECK_MSG(model_load(path, &opts, &m, err, sizeof(err)) == 0, "load: %s", err)) return;
+    model *m = load_one_thread(path);
+    if (!m) return;
     int classes = model_num_classes(m);
     float *in = malloc(sizeof(float) * PIXELS), *one = malloc(sizeof(float) * (size_t)classes),
           *two = malloc(sizeof(float) * (size_t)classes);
