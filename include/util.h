@@ -31,4 +31,9 @@ void util_retain_freed_memory(void);
  * For after one-off peaks such as model loading; a no-op elsewhere. */
 void util_release_free_memory(void);
 
+/* Lowers the calling thread's scheduling priority by nice steps (capped at
+ * 19). On Linux the priority is per thread, so the rest of the process
+ * keeps its own. Best effort: a failure leaves the priority as it was. */
+void util_lower_this_thread_priority(int nice);
+
 #endif

@@ -28,10 +28,6 @@ int work_pool_create(int threads, int nice, const char *name, work_pool **out, c
  * runs the item itself. */
 int work_pool_submit(work_pool *p, work_item *item);
 
-/* Lowers the calling thread's priority by nice steps (a pool's threads do
- * it themselves; on Linux the priority is per thread). Best effort. */
-void work_pool_lower_this_thread(int nice);
-
 /* Runs every task already queued, then joins the threads. */
 void work_pool_stop(work_pool *p);
 void work_pool_free(work_pool *p);

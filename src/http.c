@@ -79,7 +79,7 @@ static void lower_http_thread_priority(const http_server *s) {
     static _Thread_local int done;
     if (done) return;
     done = 1;
-    work_pool_lower_this_thread(s->deps.cfg->http_nice);
+    util_lower_this_thread_priority(s->deps.cfg->http_nice);
 }
 
 static void set_read_deadline(struct MHD_Connection *conn, uint64_t deadline_ns) {

@@ -8,6 +8,7 @@
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+#include <pthread.h>
 #define INFERD_HAVE_SSSE3_PATH 1
 #endif
 
@@ -407,14 +408,25 @@ __attribute__((target("avx2"))) static void horizontal_row_avx2(const uint8_t *r
 
 /* The widest horizontal pass the CPU runs. INFERD_RESAMPLE_SCALAR=1 forces
  * the portable pass and INFERD_RESAMPLE_SIMD=ssse3 the SSSE3 one, so the
- * tests hold every pass against Pillow on any machine. */
-static resample_simd simd_level(void) {
+ * tests hold every pass against Pillow on any machine. Decided once per
+ * process, not per image. */
+static resample_simd detect_simd_level(void) {
     const char *force_scalar = getenv("INFERD_RESAMPLE_SCALAR");
     if (force_scalar && strcmp(force_scalar, "1") == 0) return RESAMPLE_SCALAR;
     if (!__builtin_cpu_supports("ssse3")) return RESAMPLE_SCALAR;
     const char *simd = getenv("INFERD_RESAMPLE_SIMD");
     if (simd && strcmp(simd, "ssse3") == 0) return RESAMPLE_SSSE3;
     return __builtin_cpu_supports("avx2") ? RESAMPLE_AVX2 : RESAMPLE_SSSE3;
+}
+
+static resample_simd resolved_simd_level;
+static pthread_once_t simd_level_once = PTHREAD_ONCE_INIT;
+
+static void resolve_simd_level(void) { resolved_simd_level = detect_simd_level(); }
+
+static resample_simd simd_level(void) {
+    pthread_once(&simd_level_once, resolve_simd_level);
+    return resolved_simd_level;
 }
 #endif
 

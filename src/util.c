@@ -1,11 +1,14 @@
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* syscall(SYS_gettid): a thread's own priority */
 #include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -98,4 +101,14 @@ void util_release_free_memory(void) {
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif
+}
+
+void util_lower_this_thread_priority(int nice) {
+    if (nice <= 0) return;
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int nice_now = getpriority(PRIO_PROCESS, tid);
+    if (nice_now == -1 && errno != 0) return;
+    int target = nice_now + nice;
+    setpriority(PRIO_PROCESS, tid, target > 19 ? 19 : target);
 }

@@ -1,14 +1,12 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "work_pool.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+
+#include "util.h"
 
 struct work_pool {
     pthread_mutex_t lock;
@@ -21,20 +19,10 @@ struct work_pool {
     pthread_t *threads;
 };
 
-void work_pool_lower_this_thread(int nice) {
-    if (nice <= 0) return;
-    id_t tid = (id_t)syscall(SYS_gettid);
-    errno = 0;
-    int nice_now = getpriority(PRIO_PROCESS, tid);
-    if (nice_now == -1 && errno != 0) return;
-    int target = nice_now + nice;
-    setpriority(PRIO_PROCESS, tid, target > 19 ? 19 : target);
-}
-
 static void *pool_main(void *arg) {
     work_pool *p = arg;
     pthread_setname_np(pthread_self(), p->name);
-    work_pool_lower_this_thread(p->nice);
+    util_lower_this_thread_priority(p->nice);
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (!p->head && !p->stopping) pthread_cond_wait(&p->wake, &p->lock);
