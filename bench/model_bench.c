@@ -29,6 +29,14 @@ typedef struct {
 static void *run_forwards(void *arg) {
     bench_run *r = arg;
     char err[256];
+    /* Warm-up at this batch size, on the thread that measures: a forward
+     * on another thread count would leave that thread an OpenMP team of its
+     * own (model_release_thread_team). */
+    if (model_forward(r->m, r->input, r->batch, r->logits, err, sizeof(err)) != 0) {
+        fprintf(stderr, "forward failed: %s\n", err);
+        r->failed = 1;
+        return NULL;
+    }
     uint64_t start = util_now_ns(), limit = start + (uint64_t)(r->seconds * 1e9);
     r->images = 0;
     do {
@@ -103,10 +111,6 @@ int main(int argc, char **argv) {
             runs[i].input = calloc(per_image * (size_t)batch, sizeof(float));
             runs[i].logits = malloc(sizeof(float) * (size_t)model_num_classes(models[i]) * (size_t)batch);
             for (size_t k = 0; k < per_image * (size_t)batch; k++) runs[i].input[k] = (float)((k * 2654435761u) % 1000) / 500.0f - 1.0f;
-            /* warm-up at this batch size */
-            bench_run warm = runs[i];
-            warm.seconds = 0;
-            run_forwards(&warm);
         }
         for (int i = 0; i < instances; i++) pthread_create(&tids[i], NULL, run_forwards, &runs[i]);
         double rate = 0, ms_batch = 0;

@@ -59,7 +59,10 @@ typedef struct {
     /* Intra-op threads for a lone request: one image, nothing else queued or
      * being prepared, every other worker idle. <= 1: off (the caller passes
      * 0 when it is no more than the model's own count). Used only while it
-     * measures faster than the model's own count (batcher_lone_policy). */
+     * measures faster than the model's own count (batcher_lone_policy).
+     * Only the first worker runs them so (one OpenMP team more than the
+     * workers' own, batcher_lone_threads_that_fit), and a job that arrives
+     * while it is idle goes to it. */
     int lone_threads;
     /* Called by a worker after each forward pass (for metrics); boosted is
      * 1 when it ran on lone_threads. May be NULL. */
@@ -82,6 +85,11 @@ int batcher_create(model **models, int model_count, const batcher_options *opts,
 void batcher_expect(batcher *b, int delta);
 
 batcher_submit_status batcher_submit(batcher *b, batch_job *job);
+/* batcher_submit of a job announced by batcher_expect(b, 1): the
+ * announcement ends as the job is queued, under one lock, so no worker sees
+ * the job and its announcement both (and takes a lone request for one with
+ * company) nor neither. Whatever the status. */
+batcher_submit_status batcher_submit_expected(batcher *b, batch_job *job);
 
 /* Images waiting in the queue; lock-free. */
 int batcher_queue_depth(batcher *b);
@@ -116,6 +124,13 @@ typedef struct {
     long long lone_runs, boosted_runs;
 } batcher_lone_stats;
 void batcher_lone_policy(batcher *b, batcher_lone_stats *out);
+
+/* The largest lone_threads, at most wanted, for which workers workers of
+ * threads intra-op threads each, one of them on lone_threads, keep the
+ * process within cpus OpenMP threads: 1 + (workers - 1) * (threads - 1) +
+ * (lone - 1) <= cpus (model_release_thread_team says why it matters). 0
+ * when no count above threads fits. */
+int batcher_lone_threads_that_fit(int cpus, int workers, int threads, int wanted);
 
 /* Waits until every worker has finished its warm-up, at most timeout_ms.
  * Returns 1 when warm, 0 on timeout, -1 when a warm-up forward failed. */

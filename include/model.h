@@ -53,6 +53,14 @@ int model_forward_threads(model *m, const float *input, int batch, int threads, 
 
 /* The intra-op thread count libtorch uses for the calling thread. */
 int model_thread_count(void);
+/* Lets go of the OpenMP threads the calling thread's multi-threaded forwards
+ * started (they are kept per calling thread until it exits). With GNU
+ * OpenMP, once a process holds more OpenMP threads than CPUs, every parallel
+ * region sleeps and wakes on a futex instead of spinning: a 2-thread forward
+ * then runs slower than a 1-thread one (measured: densenet121 fp32 batch 1,
+ * 57 ms on 2 threads, 124 ms when another thread keeps a team of its own). A
+ * thread that loads or warms a model and then stops forwarding calls this. */
+void model_release_thread_team(void);
 
 /* Classes the model outputs (known after load: one probe forward). */
 int model_num_classes(const model *m);

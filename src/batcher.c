@@ -17,6 +17,7 @@ typedef struct {
     model *model;
     pthread_t thread;
     int started;
+    int runs_lone; /* the one worker that may run a lone request on lone_threads */
     float *inputs;  /* max_batch * input_room */
     float *logits;  /* max_batch * logits_room */
     size_t input_room, logits_room;
@@ -28,6 +29,15 @@ struct batcher {
     int num_classes;
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    /* The lone worker waits on a condition of its own, so that a job that
+     * arrives while it is idle goes to it: only it runs lone requests on
+     * lone_threads (one OpenMP team beyond the workers' own: see
+     * model_release_thread_team). It is claimable while it will look at
+     * the queue without a wake from anyone else (it waits, or has just
+     * finished a forward) and no job has been handed to it since; a job
+     * handed to it is reserved: the other workers leave it in the queue. */
+    pthread_cond_t lone_wake;
+    int lone_worker_waiting, lone_worker_claimable, lone_reserved;
     batch_job *head, *tail;
     atomic_int depth; /* changed under lock, read without it for admission */
     /* Recent forward time per image (ns), an exponential average over
@@ -57,6 +67,47 @@ static void abs_deadline(struct timespec *ts, uint64_t ns_from_now) {
     uint64_t ns = (uint64_t)ts->tv_nsec + ns_from_now;
     ts->tv_sec += (time_t)(ns / 1000000000u);
     ts->tv_nsec = (long)(ns % 1000000000u);
+}
+
+/* Hands a new job to one worker: the lone worker when it is claimable
+ * (woken if it waits), else a waiting other. */
+static void wake_one_locked(batcher *b) {
+    if (b->lone_worker_claimable) {
+        b->lone_worker_claimable = 0;
+        b->lone_reserved = 1;
+        if (b->lone_worker_waiting) {
+            b->lone_worker_waiting = 0;
+            pthread_cond_signal(&b->lone_wake);
+        }
+    } else {
+        pthread_cond_signal(&b->wake);
+    }
+}
+
+static void wake_all_locked(batcher *b) {
+    b->lone_worker_waiting = 0;
+    pthread_cond_broadcast(&b->lone_wake);
+    pthread_cond_broadcast(&b->wake);
+}
+
+/* Waits on the worker's own condition; deadline NULL waits without one. */
+static int wait_locked(batch_worker *w, const struct timespec *deadline) {
+    batcher *b = w->owner;
+    pthread_cond_t *cond = &b->wake;
+    if (w->runs_lone) {
+        b->lone_worker_waiting = b->lone_worker_claimable = 1;
+        cond = &b->lone_wake;
+    }
+    int rc = deadline ? pthread_cond_timedwait(cond, &b->lock, deadline) : pthread_cond_wait(cond, &b->lock);
+    if (w->runs_lone) b->lone_worker_waiting = 0;
+    return rc;
+}
+
+/* Whether the queue holds a job for w: all but a reserved one for the
+ * others. */
+static int has_job_for_locked(const batch_worker *w) {
+    const batcher *b = w->owner;
+    return b->head && (w->runs_lone || b->depth > b->lone_reserved);
 }
 
 static batch_job *pop_locked(batcher *b) {
@@ -176,7 +227,7 @@ static int warm_up(batch_worker *w) {
     }
     /* The first forwards on another thread count are slow too (a new
      * OpenMP team, oneDNN primitives for its split). */
-    if (b->opts.lone_threads > 1) {
+    if (b->opts.lone_threads > 1 && w->runs_lone) {
         for (int round = 0; round < b->opts.warmup_rounds; round++) {
             char err[160];
             if (model_forward_threads(w->model, w->inputs, 1, b->opts.lone_threads, w->logits, err, sizeof(err)) != 0)
@@ -207,8 +258,8 @@ static void *worker_main(void *arg) {
 
     for (;;) {
         pthread_mutex_lock(&b->lock);
-        while (!b->head && !b->stopping) pthread_cond_wait(&b->wake, &b->lock);
-        if (!b->head && b->stopping) {
+        while (!has_job_for_locked(w) && !b->stopping) wait_locked(w, NULL);
+        if (!has_job_for_locked(w) && b->stopping) {
             pthread_mutex_unlock(&b->lock);
             break;
         }
@@ -218,7 +269,7 @@ static void *worker_main(void *arg) {
             struct timespec deadline;
             abs_deadline(&deadline, (uint64_t)b->opts.batch_delay_us * 1000u);
             while (b->depth < max_batch && b->expected > 0 && !b->stopping) {
-                if (pthread_cond_timedwait(&b->wake, &b->lock, &deadline) == ETIMEDOUT) break;
+                if (wait_locked(w, &deadline) == ETIMEDOUT) break;
             }
         }
         int n = 0;
@@ -227,7 +278,7 @@ static void *worker_main(void *arg) {
         model *batch_model = NULL;
         /* One batch runs on one model: it ends at the first job (in queue
          * order) for another one, which the next batch takes. */
-        while (n < max_batch && b->head && (!batch_model || job_model(w, b->head) == batch_model)) {
+        while (n < max_batch && has_job_for_locked(w) && (!batch_model || job_model(w, b->head) == batch_model)) {
             batch_job *job = pop_locked(b);
             if (job->deadline_ns && now > job->deadline_ns) {
                 job->next = expired;
@@ -242,16 +293,19 @@ static void *worker_main(void *arg) {
             batch_model = job_model(w, job);
             batch[n++] = job;
         }
+        if (w->runs_lone) b->lone_reserved = 0;
         /* Another worker may be idle while jobs remain. */
-        if (b->head) pthread_cond_signal(&b->wake);
+        if (b->head) wake_one_locked(b);
         /* A lone request: nothing behind it and no other forward running,
          * so the cores the other workers would use are free. */
-        int lone = n == 1 && b->opts.lone_threads > 1 && !b->head && b->expected == 0 && b->running == 0;
+        int lone = n == 1 && w->runs_lone && b->opts.lone_threads > 1 && !b->head && b->expected == 0 &&
+                   b->running == 0;
         int boosted = lone && lone_boost_locked(b, batch_model);
         uint64_t my_start = 0;
         if (n > 0) {
             b->running++;
             my_start = ++b->forward_starts;
+            if (w->runs_lone) b->lone_worker_claimable = 0;
         }
         pthread_mutex_unlock(&b->lock);
 
@@ -288,6 +342,9 @@ static void *worker_main(void *arg) {
         uint64_t forward_ns = util_now_ns() - started;
         pthread_mutex_lock(&b->lock);
         b->running--;
+        /* Back to the queue next, without a wake: a client that sends its
+         * next image as soon as it has this answer finds it claimable. */
+        if (w->runs_lone) b->lone_worker_claimable = 1;
         /* Timed as lone only when it stayed alone: a forward that another
          * worker started beside it would charge that contention to the way
          * it ran. */
@@ -325,15 +382,19 @@ int batcher_create(model **models, int model_count, const batcher_options *opts,
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&b->wake, &attr);
+    pthread_cond_init(&b->lone_wake, &attr);
     pthread_cond_init(&b->warmed, &attr);
     pthread_condattr_destroy(&attr);
     b->workers = calloc((size_t)model_count, sizeof(batch_worker));
     if (!b->workers) goto nomem;
+    /* After its warm-up the lone worker looks at the queue unasked. */
+    b->lone_worker_claimable = 1;
     b->worker_count = model_count;
     for (int i = 0; i < model_count; i++) {
         batch_worker *w = &b->workers[i];
         w->owner = b;
         w->model = models[i];
+        w->runs_lone = i == 0;
         if (worker_room(w, tensor_len, num_classes) != 0) goto nomem;
     }
     for (int i = 0; i < model_count; i++) {
@@ -356,11 +417,11 @@ nomem:
 void batcher_expect(batcher *b, int delta) {
     pthread_mutex_lock(&b->lock);
     b->expected += delta;
-    if (delta < 0) pthread_cond_broadcast(&b->wake);
+    if (delta < 0) wake_all_locked(b);
     pthread_mutex_unlock(&b->lock);
 }
 
-batcher_submit_status batcher_submit(batcher *b, batch_job *job) {
+static batcher_submit_status submit(batcher *b, batch_job *job, int announced) {
     job->next = NULL;
     job->status = BATCH_JOB_OK;
     job->error[0] = '\0';
@@ -369,25 +430,31 @@ batcher_submit_status batcher_submit(batcher *b, batch_job *job) {
     job->batch_size = 0;
     uint64_t queue_deadline = job->enqueued_ns + batcher_queue_deadline_ns(b);
     if (!job->deadline_ns || queue_deadline < job->deadline_ns) job->deadline_ns = queue_deadline;
+    batcher_submit_status status = BATCHER_SUBMITTED;
     pthread_mutex_lock(&b->lock);
+    if (announced) b->expected--;
     if (b->stopping) {
-        pthread_mutex_unlock(&b->lock);
-        return BATCHER_STOPPED;
+        status = BATCHER_STOPPED;
+    } else if (b->depth >= b->opts.queue_capacity) {
+        status = BATCHER_FULL;
+    } else {
+        if (b->tail)
+            b->tail->next = job;
+        else
+            b->head = job;
+        b->tail = job;
+        b->depth++;
+        wake_one_locked(b);
     }
-    if (b->depth >= b->opts.queue_capacity) {
-        pthread_mutex_unlock(&b->lock);
-        return BATCHER_FULL;
-    }
-    if (b->tail)
-        b->tail->next = job;
-    else
-        b->head = job;
-    b->tail = job;
-    b->depth++;
-    pthread_cond_signal(&b->wake);
+    /* A worker holding a partial batch for this image stops waiting. */
+    if (announced && status != BATCHER_SUBMITTED) wake_all_locked(b);
     pthread_mutex_unlock(&b->lock);
-    return BATCHER_SUBMITTED;
+    return status;
 }
+
+batcher_submit_status batcher_submit(batcher *b, batch_job *job) { return submit(b, job, 0); }
+
+batcher_submit_status batcher_submit_expected(batcher *b, batch_job *job) { return submit(b, job, 1); }
 
 int batcher_queue_depth(batcher *b) { return atomic_load(&b->depth); }
 
@@ -414,6 +481,14 @@ void batcher_lone_policy(batcher *b, batcher_lone_stats *out) {
     pthread_mutex_unlock(&b->lock);
 }
 
+int batcher_lone_threads_that_fit(int cpus, int workers, int threads, int wanted) {
+    if (workers < 1) workers = 1;
+    if (threads < 1) threads = 1;
+    int room = cpus - (workers - 1) * (threads - 1);
+    int lone = wanted < room ? wanted : room;
+    return lone > threads ? lone : 0;
+}
+
 int batcher_wait_warm(batcher *b, int timeout_ms) {
     struct timespec deadline;
     abs_deadline(&deadline, (uint64_t)timeout_ms * 1000000u);
@@ -434,7 +509,7 @@ void batcher_cancel_queued(batcher *b) {
         job->next = list;
         list = job;
     }
-    pthread_cond_broadcast(&b->wake);
+    wake_all_locked(b);
     pthread_mutex_unlock(&b->lock);
     while (list) {
         batch_job *next = list->next;
@@ -447,7 +522,7 @@ void batcher_stop(batcher *b) {
     if (!b) return;
     pthread_mutex_lock(&b->lock);
     b->stopping = 1;
-    pthread_cond_broadcast(&b->wake);
+    wake_all_locked(b);
     pthread_mutex_unlock(&b->lock);
     for (int i = 0; i < b->worker_count; i++) {
         if (b->workers[i].started) {
@@ -466,6 +541,7 @@ void batcher_free(batcher *b) {
     free(b->workers);
     pthread_mutex_destroy(&b->lock);
     pthread_cond_destroy(&b->wake);
+    pthread_cond_destroy(&b->lone_wake);
     pthread_cond_destroy(&b->warmed);
     free(b);
 }

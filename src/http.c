@@ -494,8 +494,7 @@ static void prepare_and_submit(work_item *work) {
         item->job.deadline_ns = req->client_deadline_ns;
         item->job.abandoned = job_abandoned;
         atomic_fetch_add(&req->pending, 1);
-        batcher_submit_status bs = batcher_submit(d->batcher, &item->job);
-        batcher_expect(d->batcher, -1);
+        batcher_submit_status bs = batcher_submit_expected(d->batcher, &item->job);
         if (bs != BATCHER_SUBMITTED) {
             atomic_fetch_sub(&req->pending, 1);
             item->status = 503;

@@ -79,7 +79,12 @@ static int load_model(app *a, char *err, size_t errlen) {
     /* A lone request may use the cores idle workers would (measured:
      * bench/bench.py's single-client rows, lone boost on and off). */
     int lone = cfg->lone_request_threads > 0 ? cfg->lone_request_threads : online;
-    a->lone_threads = lone > opts.intra_op_threads ? lone : 0;
+    a->lone_threads = batcher_lone_threads_that_fit(online, instances, opts.intra_op_threads, lone);
+    if (cfg->lone_request_threads > opts.intra_op_threads && a->lone_threads != lone)
+        log_warn("lone_request_threads %d would give this process more OpenMP threads than its %d CPUs (then every "
+                 "forward sleeps between parallel regions): %s%d",
+                 lone, online, a->lone_threads ? "using " : "lone boost off, the most that fits is ",
+                 a->lone_threads ? a->lone_threads : opts.intra_op_threads);
     opts.optimize = cfg->optimize;
     opts.precision = strcmp(cfg->precision, "bf16") == 0   ? MODEL_PRECISION_BF16
                      : strcmp(cfg->precision, "int8") == 0 ? MODEL_PRECISION_INT8

@@ -11,6 +11,8 @@
 
 #include <cJSON.h>
 
+#include <dlfcn.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -183,6 +185,8 @@ extern "C" int model_load(const char *path, const model_options *opts, model **o
             return -1;
         }
         m->num_classes = (int)logits.size(1);
+        // The loading thread (main, or a reload's) forwards no more.
+        model_release_thread_team();
     } catch (const std::exception &e) {
         set_error(err, errlen, path, e.what());
         delete m;
@@ -258,6 +262,16 @@ extern "C" int model_thread_count(void) {
     } catch (...) {
         return -1;
     }
+}
+
+extern "C" void model_release_thread_team(void) {
+    // omp_pause_resource_all (OpenMP 5.0) frees the calling thread's pool in
+    // libgomp. Looked up at run time: libtorch brings the OpenMP runtime, and
+    // a runtime without it just keeps its threads.
+    using pause_fn = int (*)(int);
+    static pause_fn pause_all = reinterpret_cast<pause_fn>(dlsym(RTLD_DEFAULT, "omp_pause_resource_all"));
+    const int omp_pause_soft = 1;
+    if (pause_all) pause_all(omp_pause_soft);
 }
 
 extern "C" const char *model_metadata(const model *m) { return m->metadata.c_str(); }

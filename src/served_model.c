@@ -87,6 +87,9 @@ int served_model_warm(served_model *sm, int max_batch, int rounds, int lone_thre
         rc = model_forward_threads(sm->model, inputs, 1, lone_threads, logits, err, errlen);
     free(inputs);
     free(logits);
+    /* The warming thread serves no forwards: its OpenMP team would count
+     * against the workers' (model_release_thread_team). */
+    model_release_thread_team();
     sm->warm_seconds = (double)(util_now_ns() - t0) / 1e9;
     return rc;
 }

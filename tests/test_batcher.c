@@ -150,6 +150,41 @@ static void test_queue_deadline(model *m) {
     free(logits);
 }
 
+/* An announced image ends its announcement as it is submitted, also when
+ * the queue refuses it: a worker holding a partial batch for announced
+ * images then runs what it has, without waiting out the batch delay. */
+static void test_submit_expected(model *m) {
+    batcher_options opts = {.max_batch = 4, .batch_delay_us = 5000000, .queue_capacity = 2, .on_batch = count_batch};
+    model *models[1] = {m};
+    batcher *b = NULL;
+    char err[256];
+    if (!CHECK(batcher_create(models, 1, &opts, TENSOR_LEN, model_num_classes(m), &b, err, sizeof(err)) == 0))
+        return;
+    CHECK(batcher_wait_warm(b, 10000) == 1);
+    float *input = calloc(TENSOR_LEN, sizeof(float));
+    float *logits = calloc(3 * (size_t)model_num_classes(m), sizeof(float));
+    batch_job jobs[3];
+    for (int i = 0; i < 3; i++) prepare(&jobs[i], input, logits + (size_t)i * model_num_classes(m), job_done);
+    uint64_t t0 = util_now_ns();
+    batcher_expect(b, 3);
+    CHECK_EQ_INT(batcher_submit_expected(b, &jobs[0]), BATCHER_SUBMITTED);
+    CHECK_EQ_INT(batcher_submit_expected(b, &jobs[1]), BATCHER_SUBMITTED);
+    sleep_ms(50); /* the worker holds jobs 0 and 1 for the third */
+    CHECK_EQ_INT(jobs[0].started_ns, 0);
+    CHECK_EQ_INT(batcher_submit_expected(b, &jobs[2]), BATCHER_FULL);
+    sem_wait(&done_sem);
+    sem_wait(&done_sem);
+    /* Well under the 5 s delay: the refused job's announcement ended. */
+    CHECK_MSG(util_now_ns() - t0 < 3000000000ull, "the batch waited %.1f s", (double)(util_now_ns() - t0) / 1e9);
+    CHECK_EQ_INT(jobs[0].status, BATCH_JOB_OK);
+    CHECK_EQ_INT(jobs[1].status, BATCH_JOB_OK);
+    CHECK_EQ_INT(jobs[0].batch_size, 2);
+    batcher_stop(b);
+    batcher_free(b);
+    free(input);
+    free(logits);
+}
+
 /* Runs count lone requests one after another; returns how many of them
  * ran boosted. */
 static int run_lone_requests(batcher *b, float *input, float *logits, int count) {
@@ -208,17 +243,26 @@ static void test_lone_request_policy(model *m) {
     boosted = run_lone_requests(b, input, logits, 16);
     CHECK_MSG(boosted >= 13, "boosted %d of 16 lone requests after the boost was fast again", boosted);
 
-    /* Company: a burst of eight never boosts (each has others queued
-     * behind or beside it), except possibly the last if it ends alone. */
+    /* Company: a burst of eight never boosts (each has others announced,
+     * queued or beside it), except possibly the last if it ends alone. The
+     * eight are announced first, as the HTTP layer announces the images it
+     * decodes: a job taken before the next is queued has company then. */
     int before = __atomic_load_n(&boosted_forwards, __ATOMIC_SEQ_CST);
     batch_job jobs[8];
+    batcher_expect(b, 8);
     for (int i = 0; i < 8; i++) {
         prepare(&jobs[i], input, logits + (size_t)i * model_num_classes(m), job_done);
-        CHECK_EQ_INT(batcher_submit(b, &jobs[i]), BATCHER_SUBMITTED);
+        CHECK_EQ_INT(batcher_submit_expected(b, &jobs[i]), BATCHER_SUBMITTED);
     }
     for (int i = 0; i < 8; i++) sem_wait(&done_sem);
     int burst_boosted = __atomic_load_n(&boosted_forwards, __ATOMIC_SEQ_CST) - before;
     CHECK_MSG(burst_boosted <= 1, "boosted %d of a burst of 8", burst_boosted);
+
+    /* Every boosted forward (warm-up included) ran on one worker: each
+     * thread that ran on two threads keeps an OpenMP team, and two teams
+     * beside the workers would put a 2-CPU box over its CPUs. The burst's
+     * other worker took jobs too, on its own thread count. */
+    CHECK_EQ_INT(model_stub_threads_holding_teams(), 1);
 
     batcher_stop(b);
     batcher_free(b);
@@ -226,6 +270,17 @@ static void test_lone_request_policy(model *m) {
     model_stub_set_forward_delay(2, 0);
     free(input);
     free(logits);
+}
+
+/* The OpenMP budget: one extra team for the lone worker, within the CPUs. */
+static void test_lone_threads_that_fit(void) {
+    CHECK_EQ_INT(batcher_lone_threads_that_fit(2, 2, 1, 2), 2);  /* the default on 2 CPUs */
+    CHECK_EQ_INT(batcher_lone_threads_that_fit(2, 2, 1, 8), 2);  /* capped at the CPUs */
+    CHECK_EQ_INT(batcher_lone_threads_that_fit(2, 1, 2, 2), 0);  /* no more than the worker's own */
+    CHECK_EQ_INT(batcher_lone_threads_that_fit(4, 2, 2, 4), 3);  /* the other worker's team takes one */
+    CHECK_EQ_INT(batcher_lone_threads_that_fit(8, 4, 2, 8), 5);
+    CHECK_EQ_INT(batcher_lone_threads_that_fit(4, 2, 3, 4), 0);  /* already over: none fits */
+    CHECK_EQ_INT(batcher_lone_threads_that_fit(8, 8, 1, 8), 8);
 }
 
 int main(void) {
@@ -239,7 +294,9 @@ int main(void) {
     test_dropped_before_forward(m, 0);
     test_dropped_before_forward(m, 60000);
     test_queue_deadline(m);
+    test_submit_expected(m);
     test_lone_request_policy(m);
+    test_lone_threads_that_fit();
     model_free(m);
     return check_summary();
 }

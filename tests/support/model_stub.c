@@ -49,6 +49,18 @@ void model_stub_set_forward_delay(int threads, int us) {
 
 int model_thread_count(void) { return stub_threads; }
 
+/* Like an OpenMP runtime, a thread that ran a forward on more than one
+ * thread keeps a team until it lets go of it (model_release_thread_team). */
+static _Thread_local int holds_team;
+static int threads_holding_teams;
+
+void model_release_thread_team(void) {
+    if (holds_team) __atomic_sub_fetch(&threads_holding_teams, 1, __ATOMIC_SEQ_CST);
+    holds_team = 0;
+}
+
+int model_stub_threads_holding_teams(void) { return __atomic_load_n(&threads_holding_teams, __ATOMIC_SEQ_CST); }
+
 int model_forward(model *m, const float *input, int batch, float *logits, char *err, size_t errlen) {
     return model_forward_threads(m, input, batch, 0, logits, err, errlen);
 }
@@ -56,6 +68,10 @@ int model_forward(model *m, const float *input, int batch, float *logits, char *
 int model_forward_threads(model *m, const float *input, int batch, int threads, float *logits, char *err,
                           size_t errlen) {
     stub_threads = threads > 0 ? threads : m->opts.intra_op_threads > 0 ? m->opts.intra_op_threads : 1;
+    if (stub_threads > 1 && !holds_team) {
+        holds_team = 1;
+        __atomic_add_fetch(&threads_holding_teams, 1, __ATOMIC_SEQ_CST);
+    }
     int delay_us = stub_threads <= 8 ? __atomic_load_n(&forward_delay_us[stub_threads], __ATOMIC_SEQ_CST) : 0;
     if (delay_us > 0) {
         struct timespec ts = {delay_us / 1000000, (long)(delay_us % 1000000) * 1000L};

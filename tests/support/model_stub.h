@@ -7,5 +7,8 @@
 /* Each later forward run on threads intra-op threads sleeps us
  * microseconds (threads 1..8; 0 us = no sleep, the default). */
 void model_stub_set_forward_delay(int threads, int us);
+/* Threads that ran a forward on more than one thread and have not called
+ * model_release_thread_team since: the OpenMP teams a real runtime keeps. */
+int model_stub_threads_holding_teams(void);
 
 #endif
