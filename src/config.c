@@ -56,7 +56,7 @@ static const config_key config_keys[] = {
      "libtorch intra-op threads per model worker (0 = online CPUs / model_instances)"},
     {"lone_request_threads", KEY_INT, FIELD(lone_request_threads), 0, 256, NULL,
      "intra-op threads for a lone request while the other workers are idle, used while measured faster "
-     "(0 = online CPUs; no more than threads = off)"},
+     "(0 = online CPUs, except int8: off; no more than threads = off)"},
     {"model_instances", KEY_INT, FIELD(model_instances), 0, 64, NULL,
      "model worker threads sharing the loaded model (0 = online CPUs)"},
     {"precision", KEY_STRING, FIELD(precision), 0, 0, "fp32|bf16|int8",

@@ -76,19 +76,25 @@ static int load_model(app *a, char *err, size_t errlen) {
     model_options opts;
     model_options_default(&opts);
     opts.intra_op_threads = threads > 0 ? threads : 1;
+    opts.optimize = cfg->optimize;
+    opts.precision = strcmp(cfg->precision, "bf16") == 0   ? MODEL_PRECISION_BF16
+                     : strcmp(cfg->precision, "int8") == 0 ? MODEL_PRECISION_INT8
+                                                           : MODEL_PRECISION_FP32;
     /* A lone request may use the cores idle workers would (measured:
-     * bench/bench.py's single-client rows, lone boost on and off). */
-    int lone = cfg->lone_request_threads > 0 ? cfg->lone_request_threads : online;
+     * bench/bench.py's single-client rows, lone boost on and off). Not by
+     * default for int8: libtorch 1.13's quantized oneDNN convolutions keep
+     * one kernel per layer, built for the first input shape and thread
+     * count they run (the workers' batch 1); a forward on another count
+     * rebuilds them at every layer (densenet121 batch 1 on 2 threads: 17.9
+     * ms so, 13.4 ms with kernels built for 2 threads, 17.8 ms on 1). */
+    int int8_auto = opts.precision == MODEL_PRECISION_INT8 && cfg->lone_request_threads == 0;
+    int lone = cfg->lone_request_threads > 0 ? cfg->lone_request_threads : int8_auto ? 0 : online;
     a->lone_threads = batcher_lone_threads_that_fit(online, instances, opts.intra_op_threads, lone);
     if (cfg->lone_request_threads > opts.intra_op_threads && a->lone_threads != lone)
         log_warn("lone_request_threads %d would give this process more OpenMP threads than its %d CPUs (then every "
                  "forward sleeps between parallel regions): %s%d",
                  lone, online, a->lone_threads ? "using " : "lone boost off, the most that fits is ",
                  a->lone_threads ? a->lone_threads : opts.intra_op_threads);
-    opts.optimize = cfg->optimize;
-    opts.precision = strcmp(cfg->precision, "bf16") == 0   ? MODEL_PRECISION_BF16
-                     : strcmp(cfg->precision, "int8") == 0 ? MODEL_PRECISION_INT8
-                                                           : MODEL_PRECISION_FP32;
     a->model_opts = opts;
     if (served_model_load(cfg, &opts, &a->served, err, errlen) != 0) return -1;
     a->served->generation = 1;
@@ -109,6 +115,9 @@ static int load_model(app *a, char *err, size_t errlen) {
     if (a->lone_threads)
         log_info("lone requests: up to %d intra-op threads while the other workers are idle, when measured faster",
                  a->lone_threads);
+    else if (int8_auto)
+        log_info("lone requests: on the workers' own threads (int8: its quantized kernels are built for one thread "
+                 "count; lone_request_threads turns the boost on)");
     log_info("preprocessing: %s", sm->sources);
     return 0;
 }
