@@ -971,9 +971,13 @@ def report(args, info, res):
             rows.append([f"{prec}: single-client p50 - bare batch-1 forward", "no request completed",
                          f"<= {TARGET_P50_OVERHEAD_MS:.0f} ms", "FAIL"])
         elif 1 in by_c and ml["batch1_ms"] is not None:
-            over = by_c[1]["p50_ms"] - ml["batch1_ms"]
-            rows.append([f"{prec}: single-client p50 - bare batch-1 forward",
-                         f"{by_c[1]['p50_ms']:.1f} - {ml['batch1_ms']:.1f} = {over:+.1f} ms",
+            # The server's own mean forward at 1 connection when it has one: a
+            # lone request may run boosted, faster than the bare 1-thread forward.
+            fwd = by_c[1].get("mean_forward_ms") or ml["batch1_ms"]
+            what = "the server's mean forward at 1 conn" if by_c[1].get("mean_forward_ms") else "bare batch-1 forward"
+            over = by_c[1]["p50_ms"] - fwd
+            rows.append([f"{prec}: single-client p50 - {what} (bare batch-1: {ml['batch1_ms']:.1f} ms)",
+                         f"{by_c[1]['p50_ms']:.1f} - {fwd:.1f} = {over:+.1f} ms",
                          f"<= {TARGET_P50_OVERHEAD_MS:.0f} ms", verdict(over <= TARGET_P50_OVERHEAD_MS)])
         rows.append([f"{prec}: server RSS (max of before/during/after)",
                      f"{max(sr['rss_before_mb'], sr['rss_during_max_mb'], sr['rss_after_mb']):.1f} MB",
