@@ -64,15 +64,22 @@ static void prepare(batch_job *job, float *input, float *logits, batch_job_done_
     job->done = done;
 }
 
+/* A batcher on count workers, warmed up; NULL (a failed check) if not. */
+static batcher *start_warm(model **models, int count, const batcher_options *opts, model *m) {
+    batcher *b = NULL;
+    char err[256];
+    if (!CHECK(batcher_create(models, count, opts, TENSOR_LEN, model_num_classes(m), &b, err, sizeof(err)) == 0))
+        return NULL;
+    CHECK(batcher_wait_warm(b, 10000) == 1);
+    return b;
+}
+
 static void test_dropped_before_forward(model *m, int request_timeout_ms) {
     batcher_options opts = {.max_batch = 1, .queue_capacity = 8, .request_timeout_ms = request_timeout_ms,
                             .on_batch = count_batch};
     model *models[1] = {m};
-    batcher *b = NULL;
-    char err[256];
-    if (!CHECK(batcher_create(models, 1, &opts, TENSOR_LEN, model_num_classes(m), &b, err, sizeof(err)) == 0))
-        return;
-    CHECK(batcher_wait_warm(b, 10000) == 1);
+    batcher *b = start_warm(models, 1, &opts, m);
+    if (!b) return;
     images_forwarded = 0;
 
     float *input = calloc(TENSOR_LEN, sizeof(float));
@@ -125,11 +132,8 @@ static void test_dropped_before_forward(model *m, int request_timeout_ms) {
 static void test_queue_deadline(model *m) {
     batcher_options opts = {.max_batch = 1, .queue_capacity = 8, .request_timeout_ms = 5, .on_batch = count_batch};
     model *models[1] = {m};
-    batcher *b = NULL;
-    char err[256];
-    if (!CHECK(batcher_create(models, 1, &opts, TENSOR_LEN, model_num_classes(m), &b, err, sizeof(err)) == 0))
-        return;
-    CHECK(batcher_wait_warm(b, 10000) == 1);
+    batcher *b = start_warm(models, 1, &opts, m);
+    if (!b) return;
     images_forwarded = 0;
     float *input = calloc(TENSOR_LEN, sizeof(float));
     float *logits = calloc(2 * (size_t)model_num_classes(m), sizeof(float));
@@ -156,11 +160,8 @@ static void test_queue_deadline(model *m) {
 static void test_submit_expected(model *m) {
     batcher_options opts = {.max_batch = 4, .batch_delay_us = 5000000, .queue_capacity = 2, .on_batch = count_batch};
     model *models[1] = {m};
-    batcher *b = NULL;
-    char err[256];
-    if (!CHECK(batcher_create(models, 1, &opts, TENSOR_LEN, model_num_classes(m), &b, err, sizeof(err)) == 0))
-        return;
-    CHECK(batcher_wait_warm(b, 10000) == 1);
+    batcher *b = start_warm(models, 1, &opts, m);
+    if (!b) return;
     float *input = calloc(TENSOR_LEN, sizeof(float));
     float *logits = calloc(3 * (size_t)model_num_classes(m), sizeof(float));
     batch_job jobs[3];
@@ -206,13 +207,10 @@ static int run_lone_requests(batcher *b, float *input, float *logits, int count)
 static void test_lone_request_policy(model *m) {
     batcher_options opts = {.max_batch = 1, .queue_capacity = 16, .lone_threads = 2, .on_batch = count_batch};
     model *models[2] = {m, m};
-    batcher *b = NULL;
-    char err[256];
     model_stub_set_forward_delay(1, 8000);
     model_stub_set_forward_delay(2, 3000);
-    if (!CHECK(batcher_create(models, 2, &opts, TENSOR_LEN, model_num_classes(m), &b, err, sizeof(err)) == 0))
-        return;
-    CHECK(batcher_wait_warm(b, 10000) == 1);
+    batcher *b = start_warm(models, 2, &opts, m);
+    if (!b) return;
     float *input = calloc(TENSOR_LEN, sizeof(float));
     float *logits = calloc(8 * (size_t)model_num_classes(m), sizeof(float));
     batcher_lone_stats st;
