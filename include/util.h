@@ -31,6 +31,16 @@ void util_retain_freed_memory(void);
  * For after one-off peaks such as model loading; a no-op elsewhere. */
 void util_release_free_memory(void);
 
+/* While on, blocks of 64 KB and more that no free chunk of the heap holds
+ * get mappings of their own (glibc: M_MMAP_THRESHOLD), so that they go back
+ * to the kernel, whole, when freed;
+ * off restores util_retain_freed_memory's threshold (or glibc's default if
+ * that was never called). For loading a model: its weights live as long as
+ * the model, and when a reload frees them they leave no holes in the heap
+ * that a few small live blocks pin; likewise a reload's warm-up forwards.
+ * Process-wide while on: other threads' large blocks are mapped too. */
+void util_map_large_blocks(int on);
+
 /* Lowers the calling thread's scheduling priority by nice steps (capped at
  * 19). On Linux the priority is per thread, so the rest of the process
  * keeps its own. Best effort: a failure leaves the priority as it was. */

@@ -90,10 +90,22 @@ struct cJSON *util_parse_json_document(const char *json, size_t len) {
     return root;
 }
 
+static int retaining_freed_memory;
+
 void util_retain_freed_memory(void) {
+    retaining_freed_memory = 1;
 #ifdef __GLIBC__
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024); /* glibc's maximum on 64-bit */
     mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+#endif
+}
+
+void util_map_large_blocks(int on) {
+#ifdef __GLIBC__
+    /* 128 KB is glibc's own default (before its dynamic threshold moves). */
+    mallopt(M_MMAP_THRESHOLD, on ? 64 * 1024 : retaining_freed_memory ? 32 * 1024 * 1024 : 128 * 1024);
+#else
+    (void)on;
 #endif
 }
 
