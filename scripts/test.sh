@@ -43,10 +43,11 @@ if [ $sanitize = 1 ]; then
   # libtorch itself is not built with ASan; its allocator and one-off
   # static allocations are not ours to judge, hence detect_leaks scoped by
   # the suppressions file. The soak (timing-bound) and valgrind tests are
-  # not run twice.
+  # not run twice, nor unit_util (glibc-malloc): it checks glibc's allocator
+  # policy, and ASan brings an allocator of its own.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    inferd_run_ctest build-asan -LE "soak|valgrind" "${ctest_args[@]}"
+    inferd_run_ctest build-asan -LE "soak|valgrind|glibc-malloc" "${ctest_args[@]}"
 fi
 echo "test.sh: every pass ran its whole selection and passed" >&2
