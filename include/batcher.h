@@ -136,6 +136,13 @@ int batcher_lone_threads_that_fit(int cpus, int workers, int threads, int wanted
  * Returns 1 when warm, 0 on timeout, -1 when a warm-up forward failed. */
 int batcher_wait_warm(batcher *b, int timeout_ms);
 
+/* Asks every worker to give its malloc arena's free memory back to the
+ * kernel (util_release_thread_heap), before its next batch, or at once if
+ * it waits: for when the model whose activations filled those arenas is
+ * freed (a reload), so the new one's fill them as in a fresh process.
+ * Returns without waiting for them. */
+void batcher_release_worker_heaps(batcher *b);
+
 /* Completes every job still waiting in the queue as BATCH_JOB_CANCELLED
  * (for a shutdown whose drain time is up); running batches finish. */
 void batcher_cancel_queued(batcher *b);

@@ -61,6 +61,9 @@ int model_thread_count(void);
  * 57 ms on 2 threads, 124 ms when another thread keeps a team of its own). A
  * thread that loads or warms a model and then stops forwarding calls this. */
 void model_release_thread_team(void);
+/* Empties oneDNN's kernel cache (the next forwards build their kernels
+ * again). For when a reload has freed the model they were built for. */
+void model_drop_kernel_cache(void);
 
 /* Classes the model outputs (known after load: one probe forward). */
 int model_num_classes(const model *m);

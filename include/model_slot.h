@@ -25,6 +25,10 @@ typedef struct {
     int warmup_max_batch;
     int warmup_rounds;
     int warmup_lone_threads; /* the batcher's lone_threads (0: off) */
+    /* Called when a replaced model is freed (its last request answered),
+     * on that request's thread; NULL for none. */
+    void (*replaced_model_freed)(void *arg);
+    void *replaced_model_freed_arg;
 } model_slot_options;
 
 /* Takes over the caller's reference to initial. */

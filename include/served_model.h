@@ -30,6 +30,9 @@ typedef struct served_model {
     double warm_seconds;   /* filled by whoever warms it up */
     int generation;        /* 1 for the first model, +1 per successful reload */
     int refs;              /* atomic; served_model_release frees at 0 */
+    /* Called once it is freed, on the thread that dropped the last reference. */
+    void (*on_freed)(void *arg);
+    void *on_freed_arg;
 } served_model;
 
 /* Loads cfg->model_path and cfg->class_index_path. opts gives threads,

@@ -41,6 +41,15 @@ void util_release_free_memory(void);
  * Process-wide while on: other threads' large blocks are mapped too. */
 void util_map_large_blocks(int on);
 
+/* Also gives back the free memory at the top of the calling thread's own
+ * malloc arena, which util_release_free_memory leaves (glibc trims a thread
+ * arena's top only in a free() of that thread, and only above the 64 MB
+ * util_retain_freed_memory sets). For a model worker once the model it ran
+ * is gone: the new model's activations then start from an empty arena, as
+ * in a fresh process, instead of spreading over the old model's larger
+ * peak. Costs page faults on the thread's next large allocations. */
+void util_release_thread_heap(void);
+
 /* Lowers the calling thread's scheduling priority by nice steps (capped at
  * 19). On Linux the priority is per thread, so the rest of the process
  * keeps its own. Best effort: a failure leaves the priority as it was. */

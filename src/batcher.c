@@ -21,6 +21,7 @@ typedef struct {
     float *inputs;  /* max_batch * input_room */
     float *logits;  /* max_batch * logits_room */
     size_t input_room, logits_room;
+    unsigned heap_releases_seen; /* of the batcher's heap_releases */
 } batch_worker;
 
 struct batcher {
@@ -59,6 +60,7 @@ struct batcher {
     int warm_workers;
     int warmup_failed;
     pthread_cond_t warmed;
+    unsigned heap_releases; /* batcher_release_worker_heaps calls (under lock) */
     batch_worker *workers;
 };
 
@@ -258,7 +260,14 @@ static void *worker_main(void *arg) {
 
     for (;;) {
         pthread_mutex_lock(&b->lock);
-        while (!has_job_for_locked(w) && !b->stopping) wait_locked(w, NULL);
+        while (!has_job_for_locked(w) && !b->stopping && w->heap_releases_seen == b->heap_releases)
+            wait_locked(w, NULL);
+        if (w->heap_releases_seen != b->heap_releases) {
+            w->heap_releases_seen = b->heap_releases;
+            pthread_mutex_unlock(&b->lock);
+            util_release_thread_heap();
+            continue;
+        }
         if (!has_job_for_locked(w) && b->stopping) {
             pthread_mutex_unlock(&b->lock);
             break;
@@ -499,6 +508,13 @@ int batcher_wait_warm(batcher *b, int timeout_ms) {
     int rc = b->warmup_failed ? -1 : b->warm_workers == b->worker_count ? 1 : 0;
     pthread_mutex_unlock(&b->lock);
     return rc;
+}
+
+void batcher_release_worker_heaps(batcher *b) {
+    pthread_mutex_lock(&b->lock);
+    b->heap_releases++;
+    wake_all_locked(b);
+    pthread_mutex_unlock(&b->lock);
 }
 
 void batcher_cancel_queued(batcher *b) {

@@ -274,6 +274,22 @@ extern "C" void model_release_thread_team(void) {
     if (pause_all) pause_all(omp_pause_soft);
 }
 
+extern "C" void model_drop_kernel_cache(void) {
+    // oneDNN's primitive cache (fp32/bf16 convolutions) keeps kernels for
+    // shapes of models long freed. Looked up at run time: libdnnl comes
+    // with libtorch, not linked by us.
+    using capacity_get_fn = int (*)(int *);
+    using capacity_set_fn = int (*)(int);
+    static capacity_get_fn get_capacity =
+        reinterpret_cast<capacity_get_fn>(dlsym(RTLD_DEFAULT, "dnnl_get_primitive_cache_capacity"));
+    static capacity_set_fn set_capacity =
+        reinterpret_cast<capacity_set_fn>(dlsym(RTLD_DEFAULT, "dnnl_set_primitive_cache_capacity"));
+    int capacity = 0;
+    if (!get_capacity || !set_capacity || get_capacity(&capacity) != 0) return;
+    set_capacity(0);
+    set_capacity(capacity);
+}
+
 extern "C" const char *model_metadata(const model *m) { return m->metadata.c_str(); }
 
 extern "C" const char *model_quantized_engine(const model *m) { return m->quantized_engine.c_str(); }

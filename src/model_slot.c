@@ -131,6 +131,8 @@ model_reload_status model_slot_reload(model_slot *s, const char *trigger, char *
              next->warm_seconds, next->sources);
     /* Requests that started on the old model hold references: it is freed
      * when the last of them is answered. */
+    old->on_freed = s->opts.replaced_model_freed;
+    old->on_freed_arg = s->opts.replaced_model_freed_arg;
     served_model_release(old);
     return MODEL_RELOAD_OK;
 }

@@ -13,10 +13,13 @@ static void served_model_free(served_model *sm) {
     model_free(sm->model);
     labels_free(sm->labels);
     preprocess_free(sm->preprocess);
+    void (*on_freed)(void *) = sm->on_freed;
+    void *on_freed_arg = sm->on_freed_arg;
     free(sm);
     /* A replaced model's weights go back to the kernel, not to malloc's
      * arenas (which keep freed blocks: util_retain_freed_memory). */
     util_release_free_memory();
+    if (on_freed) on_freed(on_freed_arg);
 }
 
 int served_model_load(const inferd_config *cfg, const model_options *opts, served_model **out, char *err,

@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,22 +91,58 @@ struct cJSON *util_parse_json_document(const char *json, size_t len) {
     return root;
 }
 
-static int retaining_freed_memory;
+/* Serialises the mallopt changes: util_release_thread_heap lowers the
+ * thresholds for a moment and restores what is in force. */
+static pthread_mutex_t malloc_policy_lock = PTHREAD_MUTEX_INITIALIZER;
+static int retaining_freed_memory, mapping_large_blocks;
+
+#ifdef __GLIBC__
+static size_t mmap_threshold_in_force(void) {
+    return mapping_large_blocks ? 64 * 1024 : retaining_freed_memory ? 32 * 1024 * 1024 : 128 * 1024;
+}
+#endif
 
 void util_retain_freed_memory(void) {
+    pthread_mutex_lock(&malloc_policy_lock);
     retaining_freed_memory = 1;
 #ifdef __GLIBC__
-    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024); /* glibc's maximum on 64-bit */
+    mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold_in_force()); /* 32 MB: glibc's maximum on 64-bit */
     mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 #endif
+    pthread_mutex_unlock(&malloc_policy_lock);
 }
 
 void util_map_large_blocks(int on) {
 #ifdef __GLIBC__
+    pthread_mutex_lock(&malloc_policy_lock);
+    mapping_large_blocks = on;
     /* 128 KB is glibc's own default (before its dynamic threshold moves). */
-    mallopt(M_MMAP_THRESHOLD, on ? 64 * 1024 : retaining_freed_memory ? 32 * 1024 * 1024 : 128 * 1024);
+    mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold_in_force());
+    pthread_mutex_unlock(&malloc_policy_lock);
 #else
     (void)on;
+#endif
+}
+
+void util_release_thread_heap(void) {
+#ifdef __GLIBC__
+    /* glibc shrinks a thread arena's top in free(), for a freed chunk of
+     * 64 KB or more (FASTBIN_CONSOLIDATION_THRESHOLD), when the top is
+     * over M_TRIM_THRESHOLD: so free such a chunk here, with the threshold
+     * at glibc's default and the chunk kept off mmap. Other threads that
+     * free a large chunk meanwhile trim their tops too: harmless. */
+    pthread_mutex_lock(&malloc_policy_lock);
+    mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    volatile char *block = malloc(64 * 1024);
+    if (block) {
+        block[0] = 1; /* a malloc/free pair with no use may be elided */
+        free((void *)block);
+    }
+    mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold_in_force());
+    if (retaining_freed_memory) mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+    pthread_mutex_unlock(&malloc_policy_lock);
+    malloc_trim(0);
 #endif
 }
 
