@@ -332,6 +332,12 @@ static void convert_row(const tiff_layout *l, const uint8_t *row, uint8_t *dst) 
     }
 }
 
+/* The largest tile side accepted for an image side of n pixels. */
+static uint64_t tile_room(uint32_t n) {
+    uint64_t rounded = ((uint64_t)n + 15) / 16 * 16;
+    return rounded > 1024 ? rounded : 1024;
+}
+
 /* Decompresses one sample plane (separate planes) or all samples
  * (contiguous: plane 0, per_pixel = samples) into rows of row_bytes each. */
 static image_status read_plane(TIFF *tif, const tiff_source *src, const tiff_layout *l, uint16_t plane,
@@ -341,6 +347,12 @@ static image_status read_plane(TIFF *tif, const tiff_source *src, const tiff_lay
         if (!TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tile_w) || !TIFFGetField(tif, TIFFTAG_TILELENGTH, &tile_h) ||
             tile_w == 0 || tile_h == 0 || (uint64_t)tile_w * per_pixel * l->bits % 8 != 0)
             return corrupt(src, "bad tile size", err, errlen);
+        /* Its buffer is allocated before any data is read: a few bytes of
+         * header must not ask for gigabytes. A tile may overhang the image
+         * (tile sizes are multiples of 16), a small image's up to the
+         * usual 1024 x 1024, never more. */
+        if (tile_w > tile_room(l->width) || tile_h > tile_room(l->height))
+            return corrupt(src, "a tile larger than the image", err, errlen);
         tmsize_t tile_size = TIFFTileSize(tif), tile_row = TIFFTileRowSize(tif);
         if (tile_size <= 0 || tile_row <= 0 || (uint64_t)tile_row * tile_h > (uint64_t)tile_size ||
             (uint64_t)tile_row * 8 < (uint64_t)tile_w * per_pixel * l->bits)

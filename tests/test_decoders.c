@@ -253,6 +253,38 @@ static void test_tiff(void) {
     CHECK_EQ_INT(decode(&b, 50000000, &img, err, sizeof(err)), IMAGE_ERR_TOO_LARGE);
     free(b.data);
 
+    /* Tiles: 24 x 16 RGB in one 32 x 16 tile (overhanging the image, as
+     * tile sizes are multiples of 16) decodes; the same header asking for a
+     * 65536 x 65536 tile (12.9 GB, found by fuzz_tiff) is refused before
+     * anything is allocated. */
+    uint8_t tile_px[32 * 16 * 3];
+    for (int y = 0; y < 16; y++)
+        for (int x = 0; x < 32; x++)
+            for (int c = 0; c < 3; c++) tile_px[(y * 32 + x) * 3 + c] = pattern(x, y, c);
+    for (int huge_tile = 0; huge_tile <= 1; huge_tile++) {
+        uint32_t side_w = huge_tile ? 65536 : 32, side_h = huge_tile ? 65536 : 16;
+        ifd_entry tiled[] = {
+            {256, LONG, 1, 24},    {257, LONG, 1, 16},     {258, SHORT, 1, 8},          {259, SHORT, 1, 1},
+            {262, SHORT, 1, 2},    {277, SHORT, 1, 3},     {322, LONG, 1, side_w},      {323, LONG, 1, side_h},
+            {324, LONG, 1, 8},     {325, LONG, 1, (uint32_t)sizeof(tile_px)},
+        };
+        b = tiff_build(tiled, (int)(sizeof(tiled) / sizeof(tiled[0])), tile_px, sizeof(tile_px));
+        image_status got = decode(&b, 0, &img, err, sizeof(err));
+        if (huge_tile) {
+            CHECK_EQ_INT(got, IMAGE_ERR_CORRUPT);
+            CHECK_MSG(strstr(err, "tile larger than the image") != NULL, "huge tile refused: %s", err);
+        } else if (CHECK_EQ_INT(got, IMAGE_OK)) {
+            int same = img.width == 24 && img.height == 16;
+            for (int y = 0; same && y < 16; y++)
+                same &= memcmp(img.pixels + (size_t)y * 24 * 3, tile_px + (size_t)y * 32 * 3, 24 * 3) == 0;
+            CHECK_MSG(same, "a tile overhanging the image: its part inside decoded");
+            image_rgb_free(&img);
+        } else {
+            fprintf(stderr, "  %s\n", err);
+        }
+        free(b.data);
+    }
+
     /* 1-bit MinIsWhite (0 = white), 10 pixels: bits 1010000011 then padding. */
     uint8_t bits[2] = {0xA0, 0xC0};
     ifd_entry bilevel[] = {
