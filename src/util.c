@@ -97,8 +97,16 @@ static pthread_mutex_t malloc_policy_lock = PTHREAD_MUTEX_INITIALIZER;
 static int retaining_freed_memory, mapping_large_blocks;
 
 #ifdef __GLIBC__
-static size_t mmap_threshold_in_force(void) {
-    return mapping_large_blocks ? 64 * 1024 : retaining_freed_memory ? 32 * 1024 * 1024 : 128 * 1024;
+enum {
+    GLIBC_DEFAULT_THRESHOLD = 128 * 1024,   /* mmap and trim, before glibc's dynamic threshold moves */
+    RETAINED_MMAP_THRESHOLD = 32 * 1024 * 1024, /* glibc's maximum on 64-bit */
+    RETAINED_TRIM_THRESHOLD = 64 * 1024 * 1024,
+    LARGE_BLOCK = 64 * 1024, /* util_map_large_blocks; also glibc's FASTBIN_CONSOLIDATION_THRESHOLD */
+};
+
+static int mmap_threshold_in_force(void) {
+    return mapping_large_blocks ? LARGE_BLOCK : retaining_freed_memory ? RETAINED_MMAP_THRESHOLD
+                                                                        : GLIBC_DEFAULT_THRESHOLD;
 }
 #endif
 
@@ -106,8 +114,8 @@ void util_retain_freed_memory(void) {
     pthread_mutex_lock(&malloc_policy_lock);
     retaining_freed_memory = 1;
 #ifdef __GLIBC__
-    mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold_in_force()); /* 32 MB: glibc's maximum on 64-bit */
-    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+    mallopt(M_MMAP_THRESHOLD, mmap_threshold_in_force());
+    mallopt(M_TRIM_THRESHOLD, RETAINED_TRIM_THRESHOLD);
 #endif
     pthread_mutex_unlock(&malloc_policy_lock);
 }
@@ -116,8 +124,7 @@ void util_map_large_blocks(int on) {
 #ifdef __GLIBC__
     pthread_mutex_lock(&malloc_policy_lock);
     mapping_large_blocks = on;
-    /* 128 KB is glibc's own default (before its dynamic threshold moves). */
-    mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold_in_force());
+    mallopt(M_MMAP_THRESHOLD, mmap_threshold_in_force());
     pthread_mutex_unlock(&malloc_policy_lock);
 #else
     (void)on;
@@ -132,18 +139,18 @@ void util_release_thread_heap(void) {
      * at glibc's default and the chunk kept off mmap. Other threads that
      * free a large chunk meanwhile trim their tops too: harmless. */
     pthread_mutex_lock(&malloc_policy_lock);
-    mallopt(M_TRIM_THRESHOLD, 128 * 1024);
-    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
-    volatile char *block = malloc(64 * 1024);
+    mallopt(M_TRIM_THRESHOLD, GLIBC_DEFAULT_THRESHOLD);
+    mallopt(M_MMAP_THRESHOLD, RETAINED_MMAP_THRESHOLD);
+    volatile char *block = malloc(LARGE_BLOCK);
     if (block) {
         block[0] = 1; /* a malloc/free pair with no use may be elided */
         free((void *)block);
     }
-    mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold_in_force());
-    if (retaining_freed_memory) mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+    mallopt(M_MMAP_THRESHOLD, mmap_threshold_in_force());
+    if (retaining_freed_memory) mallopt(M_TRIM_THRESHOLD, RETAINED_TRIM_THRESHOLD);
     pthread_mutex_unlock(&malloc_policy_lock);
-    malloc_trim(0);
 #endif
+    util_release_free_memory();
 }
 
 void util_release_free_memory(void) {

@@ -370,15 +370,28 @@ def webp_header_only(width, height):
     return b"RIFF" + struct.pack("<I", 4 + 8 + len(chunk)) + b"WEBPVP8X" + struct.pack("<I", len(chunk)) + chunk
 
 
-def tiff_header_only(width, height):
-    """A little-endian TIFF whose IFD declares width x height RGB and 3 bytes of strip."""
-    entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 2),
-               (273, 4, 1, 8), (277, 3, 1, 3), (278, 4, 1, height), (279, 4, 1, 3)]
+def tiff_with_ifd(entries):
+    """A little-endian TIFF: 4 bytes of data at offset 8, then one IFD of
+    (tag, type, count, value) entries, in tag order."""
     ifd = struct.pack("<H", len(entries))
     for tag, typ, count, value in entries:
         ifd += struct.pack("<HHI", tag, typ, count) + (struct.pack("<HH", value, 0) if typ == 3
                                                         else struct.pack("<I", value))
     return b"II*\0" + struct.pack("<I", 12) + b"\1\2\3\0" + ifd + b"\0\0\0\0"
+
+
+def tiff_header_only(width, height):
+    """A TIFF whose IFD declares width x height RGB and 3 bytes of strip."""
+    return tiff_with_ifd([(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 8), (259, 3, 1, 1),
+                          (262, 3, 1, 2), (273, 4, 1, 8), (277, 3, 1, 3), (278, 4, 1, height), (279, 4, 1, 3)])
+
+
+def tiff_huge_tile(width, height, tile):
+    """A small tiled TIFF whose one tile is declared tile x tile (fuzz_tiff's
+    12.9 GB tile buffer)."""
+    return tiff_with_ifd([(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 8), (259, 3, 1, 1),
+                          (262, 3, 1, 2), (277, 3, 1, 3), (322, 4, 1, tile), (323, 4, 1, tile),
+                          (324, 4, 1, 8), (325, 4, 1, 3)])
 
 
 def new_format_cases(png):
@@ -393,6 +406,7 @@ def new_format_cases(png):
     cases += [
         ("WebP header 16384x16384 (tiny file)", webp_header_only(16384, 16384), {413}, ""),
         ("TIFF header 100000x100000 (tiny file)", tiff_header_only(100000, 100000), {413}, ""),
+        ("TIFF 24x16 with a 65536x65536 tile (tiny file)", tiff_huge_tile(24, 16, 65536), {400}, ""),
         ("HEIC ispe 30000x30000", heif_patch_ispe(files["HEIC"], 30000, 30000), {413}, ""),
         ("HEIC ispe 70000x70000 (past libheif's own limit)", heif_patch_ispe(files["HEIC"], 70000, 70000),
          {413}, ""),
